@@ -1,0 +1,169 @@
+"""The `lmlab` command line: one entry point, one subcommand per job.
+
+Parsing only: every handler imports its recipe lazily, so commands that need no model
+(``corpus``, ``tokenizer``, ``--help``) never import torch. A `UserError` anywhere becomes one
+line on stderr and exit code 2; tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lmlab.errors import UserError
+
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line naming the problem and pointing at --help."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse's hook
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def _add_training_options(parser: argparse.ArgumentParser, default_preset: str, presets: str) -> None:
+    """The options every training command shares (ARCHITECTURE.md, command-line conventions)."""
+    parser.add_argument("--data", default="shakespeare",
+                        help="a corpus name (see `lmlab corpus list`) or a .txt file / folder of them "
+                             "(default: %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help="run folder to write (default: runs/<preset>-<data>)")
+    parser.add_argument("--preset", default=default_preset,
+                        help=f"named configuration: {presets} (default: %(default)s)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="optimizer steps to train for (overrides the preset; the learning-rate "
+                             "schedule spans exactly these steps)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the preset's, 1337)")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="where to train: auto picks cuda when available (default: %(default)s)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint, exactly")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config field, e.g. --set n_layer=4 --set lr=3e-4 "
+                             "(repeatable; `section.key` when a name is ambiguous)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lmlab", description="Build, train, sample, evaluate and compare language "
+                                                "models from scratch in PyTorch.")
+    from lmlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"lmlab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    # --- train / sample / eval a language model ------------------------------------------------
+    train = commands.add_parser("train", help="train a language model into a run folder",
+                                description="Train a GPT language model on a corpus and write a run folder "
+                                            "(config.json, tokenizer.json, model.safetensors, "
+                                            "trainer_state.pt, metrics.jsonl, loss.png). Ctrl-C saves a "
+                                            "checkpoint and exits; --resume continues it.")
+    _add_training_options(train, "cpu", "tiny (seconds), cpu (<10 min on 2 cores), gpt2-small (124M, GPU)")
+    train.add_argument("--tokenizer", default="char",
+                       help="tokenizer algorithm to train on the training split (char), or a "
+                            "tokenizer.json file to use as is (default: %(default)s)")
+    train.add_argument("--vocab-size", type=int, default=None,
+                       help="vocabulary size for trained tokenizers (default: the algorithm's)")
+    train.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
+    train.set_defaults(handler=_train)
+
+    sample = commands.add_parser("sample", help="generate text from a trained run",
+                                 description="Generate text from a run folder, streamed as it is produced.")
+    sample.add_argument("run", help="run folder written by `lmlab train`")
+    sample.add_argument("--prompt", default="", help="text to continue (default: start of a document)")
+    sample.add_argument("--max-new-tokens", type=int, default=500, help="token budget (default: %(default)s)")
+    sample.add_argument("--strategy", choices=["greedy", "sample"], default="sample",
+                        help="greedy takes the most likely token; sample draws from the distribution "
+                             "(default: %(default)s)")
+    sample.add_argument("--temperature", type=float, default=0.8,
+                        help="divide logits by T before sampling; <1 is more conservative (default: %(default)s)")
+    sample.add_argument("--top-k", type=int, default=None, help="sample only from the K most likely tokens")
+    sample.add_argument("--top-p", type=float, default=None,
+                        help="nucleus sampling: the smallest set of tokens whose probability reaches P")
+    sample.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples")
+    sample.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
+    sample.set_defaults(handler=_sample)
+
+    evaluate = commands.add_parser("eval", help="validation loss and perplexity of a run",
+                                   description="Evaluate a run on the validation split of its corpus (or of "
+                                               "--data): mean cross-entropy per token and perplexity.")
+    evaluate.add_argument("run", help="run folder written by `lmlab train`")
+    evaluate.add_argument("--data", default=None,
+                          help="corpus name or path to evaluate on (default: the run's own corpus)")
+    evaluate.add_argument("--split", choices=["val", "train", "all"], default="val",
+                          help="which part of the corpus (default: %(default)s)")
+    evaluate.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
+    evaluate.add_argument("--json", action="store_true",
+                          help='print one JSON object {"loss", "perplexity", "tokens"} on stdout')
+    evaluate.set_defaults(handler=_eval)
+
+    # --- corpora ------------------------------------------------------------------------------
+    corpus = commands.add_parser("corpus", help="list, download and show the built-in corpora",
+                                 description="The named corpora lmlab can train on.")
+    corpus_commands = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", parser_class=_Parser)
+    corpus_commands.required = True
+    corpus_list = corpus_commands.add_parser("list", help="the named corpora, their size and whether cached")
+    corpus_list.add_argument("--json", action="store_true", help="one JSON object per corpus (JSON Lines)")
+    corpus_list.set_defaults(handler=_corpus_list)
+    corpus_download = corpus_commands.add_parser("download", help="fetch a corpus into the cache")
+    corpus_download.add_argument("name", help="corpus name")
+    corpus_download.set_defaults(handler=_corpus_download)
+    corpus_show = corpus_commands.add_parser("show", help="documents, sizes and the start of the text")
+    corpus_show.add_argument("name", help="corpus name or path")
+    corpus_show.add_argument("--chars", type=int, default=500, help="characters of text to print (default: %(default)s)")
+    corpus_show.set_defaults(handler=_corpus_show)
+    return parser
+
+
+# --- handlers: import lazily, call the recipe ----------------------------------------------------
+def _train(args):
+    from lmlab.recipes import lm
+
+    lm.train_command(args)
+
+
+def _sample(args):
+    from lmlab.recipes import lm
+
+    lm.sample_command(args)
+
+
+def _eval(args):
+    from lmlab.recipes import lm
+
+    lm.eval_command(args)
+
+
+def _corpus_list(args):
+    from lmlab.recipes import corpus
+
+    corpus.list_command(args)
+
+
+def _corpus_download(args):
+    from lmlab.recipes import corpus
+
+    corpus.download_command(args)
+
+
+def _corpus_show(args):
+    from lmlab.recipes import corpus
+
+    corpus.show_command(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except UserError as error:
+        sys.stderr.write(f"lmlab {args.command}: error: {error}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("lmlab: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `lmlab sample ... | head`
+        return 0
+    return 0

@@ -1,0 +1,118 @@
+"""Dataclass configs: to and from JSON, typed ``--set key=value`` overrides, named presets.
+
+Every model and trainer is configured by a plain dataclass. This module is the only place that
+knows how to turn one into JSON and back, and how to apply command-line overrides with the right
+types, so that `--set n_layer=4 --set lr=3e-4` works for every recipe and an unknown key is an
+error that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import typing
+from typing import Any
+
+from lmlab.errors import UserError
+
+
+def config_to_dict(config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(cls, data: dict, source: str = "config"):
+    """Build dataclass `cls` from a dict, refusing unknown keys and wrongly typed values."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a JSON object for {cls.__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(f"{source}: unknown {cls.__name__} keys {unknown}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in data.items():
+        values[key] = _check_type(hints[key], value, f"{source}: {cls.__name__}.{key}")
+    return cls(**values)
+
+
+def _check_type(hint, value, where: str):
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    base = typing.get_origin(hint) or hint
+    if base is typing.Union:  # Optional[X]
+        if value is None:
+            return None
+        return _check_type(next(a for a in typing.get_args(hint) if a is not type(None)), value, where)
+    if base is typing.Literal:
+        if value not in typing.get_args(hint):
+            raise UserError(f"{where}: {value!r} is not one of {list(typing.get_args(hint))}")
+        return value
+    if isinstance(base, type) and not isinstance(value, base) or (base is int and isinstance(value, bool)):
+        raise UserError(f"{where}: expected {getattr(base, '__name__', base)}, got {value!r}")
+    return value
+
+
+def parse_value(hint, text: str, where: str) -> Any:
+    """Parse the text of ``--set key=TEXT`` into the field's type."""
+    base = typing.get_origin(hint) or hint
+    if base is typing.Union:
+        if text.lower() in ("none", "null"):
+            return None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        base = typing.get_origin(hint) or hint
+    try:
+        if base is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if base is int:
+            return int(text)
+        if base is float:
+            return float(text)
+        if base is typing.Literal:
+            choices = typing.get_args(hint)
+            if text not in choices:
+                raise ValueError(text)
+            return text
+        return base(text)
+    except ValueError:
+        expected = list(typing.get_args(hint)) if base is typing.Literal else getattr(base, "__name__", base)
+        raise UserError(f"--set {where}: {text!r} is not a valid {expected}") from None
+
+
+def apply_overrides(configs: dict[str, Any], assignments: list[str]) -> None:
+    """Apply ``key=value`` (or ``section.key=value``) strings to a dict of named dataclasses.
+
+    A bare key must belong to exactly one section; the error for an unknown key lists them all.
+    """
+    fields = {
+        section: {f.name: f for f in dataclasses.fields(config)} for section, config in configs.items()
+    }
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--set expects key=value, got {assignment!r}")
+        if "." in key:
+            section, _, name = key.partition(".")
+            owners = [section] if section in fields and name in fields[section] else []
+        else:
+            name = key
+            owners = [section for section in fields if name in fields[section]]
+        if not owners:
+            valid = ", ".join(f"{s}.{n}" for s in fields for n in fields[s])
+            raise UserError(f"--set: unknown key {key!r}; valid keys: {valid}")
+        if len(owners) > 1:
+            raise UserError(f"--set: key {key!r} is ambiguous; write one of {[f'{s}.{name}' for s in owners]}")
+        config = configs[owners[0]]
+        hint = typing.get_type_hints(type(config))[name]
+        setattr(config, name, parse_value(hint, text.strip(), key))
+
+
+def preset(presets: dict[str, Any], name: str):
+    """A fresh copy of a named preset, or a `UserError` listing the names."""
+    if name not in presets:
+        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(presets)}")
+    return copy.deepcopy(presets[name])

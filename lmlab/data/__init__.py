@@ -1,0 +1,1 @@
+"""Data: named corpora and local text, token-id arrays and batches."""

@@ -1,0 +1,99 @@
+"""Language-model data: documents -> one long array of token ids -> (input, target) windows.
+
+Documents are encoded one by one and joined with the end-of-text token, so the model learns where
+a text ends. The ids are stored as a ``.npy`` array (uint16 when the vocabulary fits, as nanoGPT
+does) and read back memory-mapped, so a corpus larger than RAM still trains.
+
+Batches are *a pure function of the step number*: step s draws its window starts from a random
+generator seeded with (seed, s). Resuming at step s therefore sees exactly the batches an
+uninterrupted run would have seen, with nothing to save, and data-parallel ranks take disjoint
+slices of the same global batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from lmlab.errors import UserError
+
+
+def encode_documents(tokenizer, texts: list[str]) -> np.ndarray:
+    """Encode each text, append end-of-text after each, and pack into the smallest unsigned dtype."""
+    eot = tokenizer.eot_id
+    ids: list[int] = []
+    for text in texts:
+        ids.extend(tokenizer.encode(text))
+        if eot is not None:
+            ids.append(eot)
+    dtype = np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max + 1 else np.uint32
+    return np.asarray(ids, dtype=dtype)
+
+
+def save_ids(path: Path, ids: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, ids, allow_pickle=False)
+    tmp.replace(path)
+
+
+def load_ids(path: Path) -> np.ndarray:
+    """Memory-map a saved id array (never unpickles)."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: not a valid token-id array ({error})") from None
+
+
+class WindowSampler:
+    """Random windows of `block_size + 1` tokens: inputs ids[i:i+T], targets ids[i+1:i+T+1]."""
+
+    def __init__(self, ids: np.ndarray, block_size: int, seed: int) -> None:
+        if len(ids) < block_size + 1:
+            raise UserError(f"the data has {len(ids)} tokens, fewer than one window of block_size + 1 = "
+                            f"{block_size + 1}: use more text or a smaller --set block_size")
+        self.ids, self.block_size, self.seed = ids, block_size, seed
+
+    def starts(self, step: int, count: int) -> np.ndarray:
+        """The `count` window starts of global step `step` (deterministic in seed and step)."""
+        generator = np.random.default_rng([self.seed, step])
+        return generator.integers(0, len(self.ids) - self.block_size, size=count)
+
+    def windows(self, starts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        T = self.block_size
+        chunk = np.stack([self.ids[s : s + T + 1] for s in starts]).astype(np.int64)  # (B, T + 1)
+        chunk = torch.from_numpy(chunk)
+        return chunk[:, :-1], chunk[:, 1:]
+
+    def step_batches(self, step: int, batch_size: int, grad_accum: int, rank: int = 0, world_size: int = 1):
+        """This rank's micro-batches for `step`, as a list of `grad_accum` (inputs, targets) pairs.
+
+        The global batch of the step has grad_accum * world_size * batch_size windows, laid out
+        as (micro-step, rank, row): so k micro-batches of b rows see the same windows as one batch
+        of k*b rows, and N ranks of b rows the same as one process of N*b rows.
+        """
+        starts = self.starts(step, grad_accum * world_size * batch_size)
+        starts = starts.reshape(grad_accum, world_size, batch_size)[:, rank]
+        return [self.windows(micro) for micro in starts]
+
+    def fixed_batches(self, count: int, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """`count` batches of evenly spaced windows: a cheap, repeatable validation estimate."""
+        starts = np.linspace(0, len(self.ids) - self.block_size - 1, count * batch_size).astype(np.int64)
+        return [self.windows(chunk) for chunk in starts.reshape(count, batch_size)]
+
+
+def sequential_windows(ids: np.ndarray, block_size: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Every token exactly once as a target: consecutive non-overlapping windows, the last one
+    padded with target -1 (ignored by the loss). Used for the full evaluation."""
+    n_targets = len(ids) - 1
+    starts = list(range(0, n_targets, block_size))
+    for first in range(0, len(starts), batch_size):
+        inputs = torch.zeros(len(starts[first : first + batch_size]), block_size, dtype=torch.long)
+        targets = torch.full_like(inputs, -1)
+        for row, start in enumerate(starts[first : first + batch_size]):
+            length = min(block_size, n_targets - start)
+            window = torch.from_numpy(ids[start : start + length + 1].astype(np.int64))
+            inputs[row, :length], targets[row, :length] = window[:-1], window[1:]
+        yield inputs, targets

@@ -1,0 +1,1 @@
+"""Decoding: turning next-token distributions into text."""

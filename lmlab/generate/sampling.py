@@ -1,0 +1,97 @@
+"""Choosing the next token: greedy, temperature, top-k and top-p (nucleus) sampling.
+
+A language model gives a distribution over the next token. Decoding turns it into text:
+
+- greedy: always the most likely token (deterministic, often repetitive);
+- temperature T: sample from softmax(logits / T); T < 1 sharpens, T > 1 flattens;
+- top-k: sample only among the k most likely tokens;
+- top-p (nucleus, Holtzman et al. 2020): sample among the smallest set of tokens whose total
+  probability reaches p, so the candidate set grows when the model is unsure.
+
+`generate` runs the loop with the model's KV cache: the prompt is processed once (prefill),
+then each step feeds only the newest token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+import torch
+
+
+@dataclass
+class SamplingConfig:
+    strategy: Literal["greedy", "sample"] = "sample"
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def validate(self) -> None:
+        from lmlab.errors import UserError
+
+        if self.temperature <= 0:
+            raise UserError(f"--temperature must be > 0, got {self.temperature} (use --strategy greedy for T -> 0)")
+        if self.top_k is not None and self.top_k < 1:
+            raise UserError(f"--top-k must be >= 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise UserError(f"--top-p must be in (0, 1], got {self.top_p}")
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k largest logits of each row, set the rest to -inf. (B, V) -> (B, V)."""
+    k = min(k, logits.size(-1))
+    kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (B, 1)
+    return logits.masked_fill(logits < kth_largest, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose probabilities sum to >= p. (B, V)."""
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+    # drop a token when the tokens before it already reach p (the top token is always kept)
+    drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= p
+    drop = drop_sorted.scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def next_token(logits: torch.Tensor, config: SamplingConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Pick one token per row from last-position logits (B, V) -> (B, 1)."""
+    if config.strategy == "greedy":
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits.float() / config.temperature
+    if config.top_k is not None:
+        logits = top_k_filter(logits, config.top_k)
+    if config.top_p is not None:
+        logits = top_p_filter(logits, config.top_p)
+    probabilities = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probabilities, num_samples=1, generator=generator)
+
+
+@torch.no_grad()
+def generate(model, ids: torch.Tensor, max_new_tokens: int, config: SamplingConfig | None = None,
+             stop_token: int | None = None, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+    """Yield new tokens (B, 1) one by one, using the model's KV cache.
+
+    `ids` (B, T) is cropped from the left to fit the context. When the cache fills up, the last
+    half of the context is prefilled again (learned absolute positions cannot slide), so long
+    generations cost a re-prefill every block_size / 2 tokens. Stops after `stop_token` (B = 1)
+    or `max_new_tokens`.
+    """
+    config = config or SamplingConfig()
+    block_size = model.config.block_size
+    context = ids[:, -block_size:]
+    cache = model.new_cache(ids.size(0))
+    logits, _ = model(context, cache=cache)  # prefill: the whole prompt at once
+    for _ in range(max_new_tokens):
+        token = next_token(logits[:, -1, :], config, generator)  # (B, 1)
+        yield token
+        if stop_token is not None and bool((token == stop_token).all()):
+            return
+        context = torch.cat([context, token], dim=1)[:, -block_size - 1:]
+        if cache.length == block_size:  # full: keep the most recent half and prefill it again
+            context = context[:, -(block_size // 2):]
+            cache.reset()
+            logits, _ = model(context, cache=cache)
+        else:
+            logits, _ = model(token, cache=cache)

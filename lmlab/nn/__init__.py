@@ -1,0 +1,1 @@
+"""Building blocks shared by every model: attention, masks, MLPs, caches (one concept per file)."""

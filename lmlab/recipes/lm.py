@@ -1,0 +1,302 @@
+"""Recipe: train, sample and evaluate a language model (`lmlab train | sample | eval`).
+
+    corpus -> split -> tokenizer (trained on the training split) -> ids -> GPT -> Trainer -> run folder
+
+Each step uses the library; this file only wires them together, chooses presets, and talks to
+the user. Presets are named configurations: ``tiny`` (seconds, for tests), ``cpu`` (the default:
+a small character-level GPT that writes recognisable Shakespeare-like text in under ten minutes
+on two cores) and ``gpt2-small`` (the 124M-parameter GPT-2 shape, for GPUs).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from lmlab.config import apply_overrides, config_from_dict, config_to_dict, preset
+from lmlab.data.lm import WindowSampler, encode_documents, load_ids, save_ids, sequential_windows
+from lmlab.errors import UserError
+from lmlab.evaluate.metrics import language_model_loss, perplexity
+from lmlab.generate.sampling import SamplingConfig, generate
+from lmlab.generate.streaming import TextStream
+from lmlab.models.gpt import GPTConfig
+from lmlab.models.registry import build_model
+from lmlab.tokenizers import TOKENIZERS, Tokenizer
+from lmlab.train import distributed
+from lmlab.train.checkpoint import RunFolder
+from lmlab.train.trainer import TrainConfig, Trainer
+
+
+@dataclass
+class DataConfig:
+    """Which text to train on and how to tokenize it."""
+
+    corpus: str = "shakespeare"  # corpus name or path
+    val_fraction: float = 0.1  # the last 10% of every document is held out
+    tokenizer: str = "char"  # algorithm name, or a tokenizer.json path
+    vocab_size: Optional[int] = None  # for trained subword tokenizers
+
+
+@dataclass
+class LMRunConfig:
+    model: GPTConfig = field(default_factory=GPTConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+PRESETS = {
+    "tiny": LMRunConfig(
+        GPTConfig(block_size=32, n_layer=2, n_head=2, n_embd=32),
+        TrainConfig(batch_size=8, max_steps=30, lr=3e-3, min_lr=3e-4, warmup_steps=5, eval_every=15,
+                    eval_batches=2, checkpoint_every=15, log_every=5),
+    ),
+    "cpu": LMRunConfig(
+        GPTConfig(block_size=128, n_layer=4, n_head=4, n_embd=192, dropout=0.1),
+        TrainConfig(batch_size=24, max_steps=2500, lr=2e-3, min_lr=2e-4, warmup_steps=100, eval_every=500,
+                    eval_batches=10, checkpoint_every=500, log_every=25),
+    ),
+    "gpt2-small": LMRunConfig(
+        GPTConfig(block_size=1024, n_layer=12, n_head=12, n_embd=768, dropout=0.0),
+        TrainConfig(batch_size=16, grad_accum=4, max_steps=5000, lr=6e-4, min_lr=6e-5, warmup_steps=200,
+                    beta2=0.95, eval_every=500, eval_batches=20, checkpoint_every=500),
+    ),
+}
+
+
+def say(message: str) -> None:
+    """Human-readable progress goes to stderr; stdout stays for results."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- building blocks of the recipe -----------------------------------------------------------------
+def make_tokenizer(data: DataConfig, train_texts: list[str]) -> Tokenizer:
+    """Train the named algorithm on the training split, or load a tokenizer file as is."""
+    if data.tokenizer in TOKENIZERS:
+        say(f"training a {data.tokenizer} tokenizer on the training split")
+        return TOKENIZERS[data.tokenizer]().train(train_texts, vocab_size=data.vocab_size)
+    if Path(data.tokenizer).is_file():
+        return Tokenizer.load(data.tokenizer)
+    raise UserError(f"--tokenizer {data.tokenizer!r} is neither an algorithm ({', '.join(TOKENIZERS)}) "
+                    f"nor an existing tokenizer.json file")
+
+
+def load_run(path, device: str | torch.device = "cpu"):
+    """Reopen a run folder: (model in eval mode, tokenizer, config dict)."""
+    run = RunFolder(path)
+    config = run.read_config()
+    tokenizer = Tokenizer.load(run.tokenizer_path) if run.tokenizer_path.is_file() else None
+    if tokenizer is None:
+        raise UserError(f"{run.tokenizer_path} is missing: {run.path} is not a complete run folder")
+    model = build_model(config.get("model_type", "gpt"), config.get("model"), str(run.config_path))
+    model.check_tokenizer(tokenizer)
+    run.load_model(model)
+    return model.to(device).eval(), tokenizer, config
+
+
+def _configs_from_args(args) -> LMRunConfig:
+    config = preset(PRESETS, args.preset or "cpu")
+    config.data.corpus = args.data
+    config.data.tokenizer = args.tokenizer
+    if args.vocab_size is not None:
+        config.data.vocab_size = args.vocab_size
+    apply_overrides({"model": config.model, "train": config.train, "data": config.data}, args.overrides)
+    if args.max_steps is not None:
+        config.train.max_steps = args.max_steps
+    if args.seed is not None:
+        config.train.seed = args.seed
+    if args.compile:
+        config.train.compile = True
+    _validate(config)
+    return config
+
+
+def _validate(config: LMRunConfig) -> None:
+    checks = [
+        (config.train.max_steps >= 1, "max_steps must be >= 1"),
+        (config.train.batch_size >= 1 and config.train.grad_accum >= 1, "batch_size and grad_accum must be >= 1"),
+        (config.model.block_size >= 1, "block_size must be >= 1"),
+        (config.model.n_embd % config.model.n_head == 0,
+         f"n_embd ({config.model.n_embd}) must be divisible by n_head ({config.model.n_head})"),
+        (0 <= config.model.dropout < 1, "dropout must be in [0, 1)"),
+        (config.train.lr > 0, "lr must be > 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+
+
+def _run_config_from_file(saved: dict, source: str) -> LMRunConfig:
+    return LMRunConfig(config_from_dict(GPTConfig, saved["model"], source),
+                       config_from_dict(TrainConfig, saved["train"], source),
+                       config_from_dict(DataConfig, saved["data"], source))
+
+
+def _prepare_data(config: LMRunConfig, run: RunFolder) -> tuple[Tokenizer, dict]:
+    """Rank 0: corpus -> split -> tokenizer -> ids saved in the run folder. Returns (tokenizer, split record)."""
+    from lmlab.data.corpora import load_corpus, split_corpus
+
+    corpus = load_corpus(config.data.corpus)
+    split = split_corpus(corpus, config.data.val_fraction)
+    tokenizer = make_tokenizer(config.data, split.train)
+    say(f"tokenizing {split.record['train_chars']:,} training and {split.record['val_chars']:,} "
+        f"validation characters ({tokenizer.vocab_size} token types)")
+    (run.path / "data").mkdir(parents=True, exist_ok=True)
+    save_ids(run.path / "data" / "train.npy", encode_documents(tokenizer, split.train))
+    save_ids(run.path / "data" / "val.npy", encode_documents(tokenizer, split.val))
+    tokenizer.save(run.tokenizer_path)
+    return tokenizer, split.record
+
+
+# --- lmlab train -------------------------------------------------------------------------------------
+def train_command(args) -> None:
+    context = distributed.setup(args.device)
+    try:
+        summary = train(args, context)
+    finally:
+        distributed.cleanup(context)
+    if context.is_main:
+        say(f"done: step {summary['step']}, best validation loss {summary['best_val_loss']:.4f}"
+            f"{' (interrupted: continue with --resume)' if summary['interrupted'] else ''}")
+
+
+def train(args, context: distributed.Context) -> dict:
+    out = Path(args.out or f"runs/{args.preset or 'cpu'}-{Path(args.data).stem}")
+    run = RunFolder(out)
+    if args.resume:
+        if args.overrides or args.preset:
+            raise UserError("--resume takes its configuration from the run's config.json: drop --preset/--set")
+        saved = run.read_config()
+        config = _run_config_from_file(saved, str(run.config_path))
+        if args.max_steps is not None:
+            config.train.max_steps = args.max_steps  # extend (or shorten) a finished run
+        split_record = saved["data_split"]
+    else:
+        if run.config_path.exists():
+            raise UserError(f"{out} already holds a run: continue it with --resume or choose another --out")
+        config = _configs_from_args(args)
+        split_record = None
+    if context.is_main and not args.resume:
+        tokenizer, split_record = _prepare_data(config, run)
+        config.model.vocab_size = tokenizer.vocab_size
+        run.write_config({"model_type": "gpt", "model": config_to_dict(config.model),
+                          "train": config_to_dict(config.train), "data": config_to_dict(config.data),
+                          "data_split": split_record})
+    distributed.barrier(context)
+    tokenizer = Tokenizer.load(run.tokenizer_path)
+    config.model.vocab_size = tokenizer.vocab_size
+    train_ids, val_ids = load_ids(run.path / "data" / "train.npy"), load_ids(run.path / "data" / "val.npy")
+
+    torch.manual_seed(config.train.seed)  # the same initial weights on every rank
+    model = build_model("gpt", config_to_dict(config.model))
+    model.check_tokenizer(tokenizer)
+    if context.rank:
+        torch.manual_seed(config.train.seed + context.rank)  # different dropout masks per rank
+    train_sampler = WindowSampler(train_ids, config.model.block_size, config.train.seed)
+    val_sampler = WindowSampler(val_ids, config.model.block_size, config.train.seed)
+    eval_set = val_sampler.fixed_batches(config.train.eval_batches, config.train.batch_size)
+    t = config.train
+    trainer = Trainer(
+        model, t, run,
+        train_batches=lambda step: train_sampler.step_batches(step, t.batch_size, t.grad_accum,
+                                                              context.rank, context.world_size),
+        eval_batches=lambda: eval_set,
+        context=context,
+        on_step_end=getattr(args, "on_step_end", None),
+    )
+    if args.resume:
+        trainer.resume()
+        if context.is_main:
+            say(f"resuming {out} at step {trainer.step} of {t.max_steps}")
+    if context.is_main:
+        tokens_per_step = t.batch_size * t.grad_accum * context.world_size * config.model.block_size
+        say(f"GPT: {model.num_parameters() / 1e6:.2f}M parameters ({model.num_parameters(False) / 1e6:.2f}M "
+            f"without embeddings); {len(train_ids):,} training / {len(val_ids):,} validation tokens; "
+            f"{tokens_per_step:,} tokens per step; device {context.device}"
+            f"{f' x {context.world_size} processes' if context.distributed else ''}; run folder {out}")
+    started = time.perf_counter()
+    summary = trainer.fit()
+    if context.is_main and not summary["interrupted"]:
+        say(f"trained in {time.perf_counter() - started:.0f}s. A sample (lmlab sample {out}):")
+        model.eval()
+        _stream_sample(model, tokenizer, "", 200, SamplingConfig(temperature=0.8), context.device, seed=0,
+                       out=sys.stderr)
+    return summary
+
+
+# --- lmlab sample ------------------------------------------------------------------------------------
+def _stream_sample(model, tokenizer, prompt: str, max_new_tokens: int, sampling: SamplingConfig, device,
+                   seed: int | None, out=sys.stdout) -> str:
+    prompt_ids = tokenizer.encode(prompt) if prompt else []
+    if not prompt_ids:
+        if tokenizer.eot_id is None:
+            raise UserError("this tokenizer has no end-of-text token to start from: give --prompt TEXT")
+        prompt_ids = [tokenizer.eot_id]  # the start of a new document
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=device).manual_seed(seed)
+    out.write(prompt)
+    out.flush()
+    stream, pieces = TextStream(tokenizer), []
+    ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+    for token in generate(model, ids, max_new_tokens, sampling, stop_token=tokenizer.eot_id, generator=generator):
+        token = int(token)
+        if token == tokenizer.eot_id:
+            break
+        piece = stream.push(token)
+        pieces.append(piece)
+        out.write(piece)
+        out.flush()
+    tail = stream.flush()
+    out.write(tail + "\n")
+    out.flush()
+    return "".join(pieces) + tail
+
+
+def sample_command(args) -> None:
+    sampling = SamplingConfig(args.strategy, args.temperature, args.top_k, args.top_p)
+    sampling.validate()
+    if args.max_new_tokens < 1:
+        raise UserError(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
+    device = distributed.resolve_device(args.device)
+    model, tokenizer, _ = load_run(args.run, device)
+    _stream_sample(model, tokenizer, args.prompt, args.max_new_tokens, sampling, device, args.seed)
+
+
+# --- lmlab eval --------------------------------------------------------------------------------------
+def evaluation_ids(run: RunFolder, config: dict, tokenizer, data: str | None, split: str):
+    """The token ids to evaluate on: the run's own validation ids, or a corpus tokenized now."""
+    if data is None and split == "val" and (run.path / "data" / "val.npy").is_file():
+        return load_ids(run.path / "data" / "val.npy")
+    from lmlab.data.corpora import load_corpus, split_corpus
+
+    corpus = load_corpus(data or config["data"]["corpus"])
+    if split == "all":
+        texts = [document.text for document in corpus.documents]
+    else:
+        parts = split_corpus(corpus, config["data"]["val_fraction"])
+        texts = parts.val if split == "val" else parts.train
+    return encode_documents(tokenizer, texts)
+
+
+def eval_command(args) -> None:
+    import json
+
+    device = distributed.resolve_device(args.device)
+    model, tokenizer, config = load_run(args.run, device)
+    ids = evaluation_ids(RunFolder(args.run), config, tokenizer, args.data, args.split)
+    if len(ids) < 2:
+        raise UserError("the evaluation text has fewer than two tokens")
+    batches = sequential_windows(ids, model.config.block_size, batch_size=16)
+    loss, tokens = language_model_loss(model, batches, device)
+    result = {"loss": loss, "perplexity": perplexity(loss), "tokens": tokens}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.split} loss {loss:.4f} nats/token, perplexity {perplexity(loss):.3f} over {tokens:,} tokens"
+              f" ({loss / math.log(2):.3f} bits/token)")

@@ -1,0 +1,1 @@
+"""Training: the one loop, checkpoints and the run folder, schedules, data parallelism."""

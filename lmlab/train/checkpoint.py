@@ -1,0 +1,147 @@
+"""The run folder: everything needed to reopen, sample, evaluate or resume a run.
+
+    config.json         model + training + data config, lmlab version, format version
+    tokenizer.json      the tokenizer the model was trained with
+    model.safetensors   weights (safetensors: no pickle, so loading runs no code)
+    trainer_state.pt    optimizer, step, RNG states; read with torch.load(weights_only=True)
+    metrics.jsonl       one JSON object per logged step / evaluation
+    loss.png            the curves
+
+Every file is written atomically: to a temporary name in the same folder, flushed to disk, then
+renamed over the old one (`os.replace` is atomic on POSIX). A crash at any moment leaves either
+the old file or the new one, never half of one. The weights carry their step in the safetensors
+metadata, so a resume can check that weights and trainer state belong together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, safe_open, save_model
+
+from lmlab import __version__
+from lmlab.errors import UserError
+
+RUN_FORMAT_VERSION = 1
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(temporary_path)`, fsync, then rename onto `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain module inside DDP and/or torch.compile wrappers."""
+    model = getattr(model, "module", model)  # DistributedDataParallel
+    return getattr(model, "_orig_mod", model)  # torch.compile
+
+
+class RunFolder:
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.config_path = self.path / "config.json"
+        self.tokenizer_path = self.path / "tokenizer.json"
+        self.model_path = self.path / "model.safetensors"
+        self.state_path = self.path / "trainer_state.pt"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.plot_path = self.path / "loss.png"
+
+    # --- config ---------------------------------------------------------------------------
+    def write_config(self, config: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        document = {"format_version": RUN_FORMAT_VERSION, "lmlab_version": __version__, **config}
+        atomic_write(self.config_path, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+
+    def read_config(self) -> dict:
+        if not self.path.is_dir():
+            raise UserError(f"run folder not found: {self.path}")
+        if not self.config_path.is_file():
+            raise UserError(f"{self.config_path} is missing: {self.path} is not an lmlab run folder")
+        try:
+            config = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise UserError(f"{self.config_path}: corrupt config ({error})") from None
+        if not isinstance(config, dict) or "format_version" not in config:
+            raise UserError(f"{self.config_path}: not an lmlab run config (no format_version)")
+        if config["format_version"] != RUN_FORMAT_VERSION:
+            raise UserError(f"{self.config_path}: run format version {config['format_version']!r} is not "
+                            f"supported (this lmlab {__version__} reads version {RUN_FORMAT_VERSION})")
+        return config
+
+    # --- weights --------------------------------------------------------------------------
+    def save_model(self, model: torch.nn.Module, step: int) -> None:
+        metadata = {"format_version": str(RUN_FORMAT_VERSION), "step": str(step)}
+        atomic_write(self.model_path, lambda tmp: save_model(unwrap(model), str(tmp), metadata=metadata))
+
+    def model_step(self) -> int:
+        try:
+            with safe_open(str(self.model_path), framework="pt") as handle:
+                return int((handle.metadata() or {}).get("step", -1))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise UserError(f"{self.model_path}: not a readable safetensors file ({error})") from None
+
+    def load_model(self, model: torch.nn.Module) -> None:
+        """Load weights into `model`, refusing a missing, corrupt or mismatched file by name."""
+        if not self.model_path.is_file():
+            raise UserError(f"{self.model_path} is missing: the run has no saved weights yet")
+        try:
+            missing, unexpected = load_model(unwrap(model), str(self.model_path), strict=False)
+        except (SafetensorError, OSError) as error:
+            raise UserError(f"{self.model_path}: not a readable safetensors file ({error})") from None
+        except RuntimeError as error:  # shape mismatch
+            raise UserError(f"{self.model_path}: weights do not fit the model in config.json "
+                            f"({str(error).splitlines()[0]})") from None
+        if missing or unexpected:
+            raise UserError(f"{self.model_path}: weights do not fit the model in config.json "
+                            f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+
+    # --- trainer state --------------------------------------------------------------------
+    def save_state(self, state: dict) -> None:
+        state = {"format_version": RUN_FORMAT_VERSION, **state}
+        atomic_write(self.state_path, lambda tmp: torch.save(state, tmp))
+
+    def load_state(self) -> dict:
+        if not self.state_path.is_file():
+            raise UserError(f"{self.state_path} is missing: nothing to resume in {self.path}")
+        try:
+            state = torch.load(self.state_path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many types for corrupt or foreign files
+            raise UserError(f"{self.state_path}: corrupt or foreign trainer state "
+                            f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from None
+        if not isinstance(state, dict) or state.get("format_version") != RUN_FORMAT_VERSION:
+            raise UserError(f"{self.state_path}: not an lmlab trainer state of format {RUN_FORMAT_VERSION}")
+        if self.model_step() != state.get("step"):
+            raise UserError(f"{self.state_path} (step {state.get('step')}) does not match {self.model_path} "
+                            f"(step {self.model_step()}): the run was interrupted while checkpointing")
+        return state
+
+    # --- metrics --------------------------------------------------------------------------
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics_path.is_file():
+            return []
+        records = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash
+        return records
+
+    def truncate_metrics(self, last_step: int) -> None:
+        """On resume, forget records logged after the checkpoint (they will be logged again)."""
+        kept = [r for r in self.read_metrics() if r.get("step", 0) <= last_step]
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write(self.metrics_path, lambda tmp: tmp.write_text(text))
+
+    def append_metrics(self, record: dict) -> None:
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")

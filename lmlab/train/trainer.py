@@ -1,0 +1,257 @@
+"""The one training loop that every neural model in lmlab uses.
+
+One step of training:
+
+    for each of `grad_accum` micro-batches:        # gradient accumulation
+        loss = model(*batch)[1] / grad_accum        # (bf16 autocast on CUDA)
+        loss.backward()                             # DDP averages gradients across ranks here
+    clip the global gradient norm to `grad_clip`
+    set the learning rate from the schedule; AdamW step; zero the gradients
+
+Around it: evaluation every `eval_every` steps, a checkpoint every `checkpoint_every` steps, at
+the end and on Ctrl-C (the first Ctrl-C finishes the current step, saves and exits cleanly; a
+second one aborts), `metrics.jsonl` and `loss.png`, and a resume that continues *exactly*: the
+batches are a function of the step (see `lmlab.data.lm`), the schedule is a function of the step,
+and the optimizer moments and RNG states are restored from `trainer_state.pt`.
+
+The model only has to follow lmlab's contract: ``model(*batch)`` returns ``(logits, loss)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from lmlab.train import distributed
+from lmlab.train.checkpoint import RunFolder, unwrap
+from lmlab.train.schedules import warmup_cosine
+
+Batch = tuple[torch.Tensor, ...]
+
+
+@dataclass
+class TrainConfig:
+    """How to train: the optimizer, the schedule, the batch and the bookkeeping."""
+
+    batch_size: int = 32  # sequences per micro-batch, per process
+    grad_accum: int = 1  # micro-batches per optimizer step
+    max_steps: int = 2000  # optimizer steps; the schedule spans exactly these
+    lr: float = 1e-3  # peak learning rate, reached after warmup
+    min_lr: float = 1e-4  # learning rate at the last step (cosine decay)
+    warmup_steps: int = 100
+    weight_decay: float = 0.1  # applied to matrices and embeddings, not to biases and norms
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
+    eval_every: int = 250  # steps between validation estimates; 0 = only at the end
+    eval_batches: int = 20  # batches per validation estimate
+    checkpoint_every: int = 500  # steps between checkpoints; 0 = only at the end
+    log_every: int = 10  # steps between metrics.jsonl records
+    seed: int = 1337
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    compile: bool = False  # torch.compile the model
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups: decay the weight matrices and embeddings (dim >= 2), not biases or norm gains."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+def autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    if config.dtype == "bfloat16" or (config.dtype == "auto" and device.type == "cuda"
+                                      and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return None
+
+
+class _InterruptFlag:
+    """First Ctrl-C: ask the loop to save and stop after this step. Second: abort now."""
+
+    def __init__(self) -> None:
+        self.raised = False
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.raised:
+            raise KeyboardInterrupt
+        self.raised = True
+        tqdm.write("Ctrl-C: finishing this step, saving a checkpoint, then stopping "
+                   "(press again to abort without saving)")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+class Trainer:
+    """Train `model` on `train_batches(step) -> list of micro-batches` into `run` (a RunFolder)."""
+
+    def __init__(self, model: torch.nn.Module, config: TrainConfig, run: RunFolder,
+                 train_batches: Callable[[int], list[Batch]],
+                 eval_batches: Callable[[], Iterable[Batch]] | None = None,
+                 context: distributed.Context | None = None,
+                 on_step_end: Callable[[int, float], None] | None = None) -> None:
+        self.config, self.run = config, run
+        self.context = context or distributed.Context()
+        self.train_batches, self.eval_batches = train_batches, eval_batches
+        self.on_step_end = on_step_end
+        device = self.context.device
+        self.model = model.to(device)
+        fused = device.type == "cuda"
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config.weight_decay), lr=config.lr,
+                                           betas=(config.beta1, config.beta2), fused=fused)
+        self.autocast = autocast_dtype(config, device)
+        self.step = 0  # optimizer steps done
+        self.tokens_seen = 0
+        self.best_val_loss = math.inf
+        self.wrapped = self.model
+        if config.compile:
+            self.wrapped = torch.compile(self.wrapped)
+        if self.context.distributed:
+            ids = [device.index] if device.type == "cuda" else None
+            self.wrapped = torch.nn.parallel.DistributedDataParallel(self.wrapped, device_ids=ids)
+
+    # --- state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {"step": self.step, "tokens_seen": self.tokens_seen, "best_val_loss": self.best_val_loss,
+                "optimizer": self.optimizer.state_dict(), "rng": rng}
+
+    def resume(self) -> None:
+        """Restore weights, optimizer, counters and RNG from the run folder's last checkpoint."""
+        state = self.run.load_state()
+        self.run.load_model(self.model)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.tokens_seen = state["step"], state["tokens_seen"]
+        self.best_val_loss = state["best_val_loss"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        if self.context.is_main:
+            self.run.truncate_metrics(self.step)
+
+    def save_checkpoint(self) -> None:
+        if self.context.is_main:
+            self.run.save_model(self.model, self.step)
+            self.run.save_state(self.state_dict())
+            from lmlab.viz import plot_loss_curves
+
+            plot_loss_curves(self.run.read_metrics(), self.run.plot_path)
+        distributed.barrier(self.context)
+
+    # --- the loop -------------------------------------------------------------------------
+    def _precision(self):
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.context.device.type, dtype=self.autocast)
+
+    def train_step(self) -> tuple[float, int]:
+        """One optimizer step over `grad_accum` micro-batches; returns (mean loss, tokens)."""
+        config, device = self.config, self.context.device
+        micro_batches = self.train_batches(self.step)
+        lr = warmup_cosine(self.step, config.max_steps, config.lr, config.min_lr, config.warmup_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        total_loss = torch.zeros((), device=device)
+        tokens = 0
+        for index, batch in enumerate(micro_batches):
+            batch = tuple(t.to(device, non_blocking=True) for t in batch)
+            last = index == len(micro_batches) - 1
+            # DDP: all-reduce gradients only once, after the last micro-batch.
+            sync = contextlib.nullcontext() if last or not self.context.distributed else self.wrapped.no_sync()
+            with sync, self._precision():
+                _, loss = self.wrapped(*batch)
+                loss = loss / len(micro_batches)
+            loss.backward()
+            total_loss += loss.detach()
+            tokens += batch[0].numel()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        loss = distributed.mean_across_ranks(total_loss, self.context).item()
+        return loss, tokens * self.context.world_size
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean loss over the evaluation batches (the model in eval mode: no dropout)."""
+        self.model.eval()
+        losses = []
+        for batch in self.eval_batches():
+            batch = tuple(t.to(self.context.device) for t in batch)
+            with self._precision():
+                losses.append(self.model(*batch)[1].float())
+        self.model.train()
+        return distributed.mean_across_ranks(torch.stack(losses).mean(), self.context).item()
+
+    def fit(self) -> dict:
+        """Train until `max_steps` or Ctrl-C; returns a summary. Always leaves a checkpoint."""
+        config, context = self.config, self.context
+        self.model.train()
+        bar = tqdm(total=config.max_steps, initial=self.step, desc="train", unit="step",
+                   disable=not context.is_main, dynamic_ncols=True)
+        interrupted, last_loss = False, math.nan
+        window_tokens, window_start = 0, time.perf_counter()
+        with _InterruptFlag() as interrupt:
+            while self.step < config.max_steps:
+                last_loss, tokens = self.train_step()
+                self.tokens_seen += tokens
+                window_tokens += tokens
+                if not math.isfinite(last_loss):
+                    self.save_checkpoint()
+                    raise FloatingPointError(f"loss became {last_loss} at step {self.step}: lower --set lr")
+                elapsed = time.perf_counter() - window_start
+                tokens_per_s = window_tokens / max(elapsed, 1e-9)
+                lr = self.optimizer.param_groups[0]["lr"]
+                bar.update(1)
+                bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
+                if context.is_main and (self.step % config.log_every == 0 or self.step == 1):
+                    self.run.append_metrics({"step": self.step, "train_loss": last_loss, "lr": lr,
+                                             "tokens_per_s": round(tokens_per_s, 1),
+                                             "tokens_seen": self.tokens_seen})
+                    window_tokens, window_start = 0, time.perf_counter()
+                if self.on_step_end is not None:
+                    self.on_step_end(self.step, last_loss)
+                final = self.step == config.max_steps
+                if self.eval_batches is not None and (
+                        final or (config.eval_every and self.step % config.eval_every == 0)):
+                    self._log_validation(bar)
+                    window_tokens, window_start = 0, time.perf_counter()  # eval time is not training
+                if distributed.any_rank(interrupt.raised, context):
+                    interrupted = True
+                    break
+                if final or (config.checkpoint_every and self.step % config.checkpoint_every == 0):
+                    self.save_checkpoint()
+            if interrupted:
+                self.save_checkpoint()
+        bar.close()
+        return {"step": self.step, "train_loss": last_loss, "best_val_loss": self.best_val_loss,
+                "tokens_seen": self.tokens_seen, "interrupted": interrupted}
+
+    def _log_validation(self, bar) -> None:
+        val_loss = self.evaluate()
+        self.best_val_loss = min(self.best_val_loss, val_loss)
+        if self.context.is_main:
+            self.run.append_metrics({"step": self.step, "val_loss": val_loss,
+                                     "val_perplexity": math.exp(min(val_loss, 50.0))})
+            bar.write(f"step {self.step}: val loss {val_loss:.4f}, perplexity {math.exp(min(val_loss, 50.0)):.2f}")
