@@ -57,9 +57,9 @@ PRESETS = {
                     eval_batches=2, checkpoint_every=15, log_every=5),
     ),
     "cpu": LMRunConfig(
-        GPTConfig(block_size=128, n_layer=4, n_head=4, n_embd=192, dropout=0.1),
-        TrainConfig(batch_size=24, max_steps=2500, lr=2e-3, min_lr=2e-4, warmup_steps=100, eval_every=500,
-                    eval_batches=10, checkpoint_every=500, log_every=25),
+        GPTConfig(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.05),
+        TrainConfig(batch_size=32, max_steps=1500, lr=2e-3, min_lr=2e-4, warmup_steps=100, eval_every=250,
+                    eval_batches=8, checkpoint_every=250, log_every=25),
     ),
     "gpt2-small": LMRunConfig(
         GPTConfig(block_size=1024, n_layer=12, n_head=12, n_embd=768, dropout=0.0),

@@ -110,6 +110,8 @@ class Trainer:
                  on_step_end: Callable[[int, float], None] | None = None) -> None:
         self.config, self.run = config, run
         self.context = context or distributed.Context()
+        if self.context.is_main:
+            run.path.mkdir(parents=True, exist_ok=True)
         self.train_batches, self.eval_batches = train_batches, eval_batches
         self.on_step_end = on_step_end
         device = self.context.device
