@@ -1,0 +1,272 @@
+"""GPT-2 weights in and out of Hugging Face's layout.
+
+lmlab's GPT is GPT-2's architecture under readable names, so converting is renaming plus one
+twist: GPT-2 stores its projections as `Conv1D` modules whose weight is (in, out), where
+`nn.Linear` keeps (out, in). Every matrix except the embeddings is transposed on the way.
+
+    Hugging Face (transformers.GPT2LMHeadModel)      lmlab (lmlab.models.gpt.GPT)
+    transformer.wte.weight            (V, C)         token_embedding.weight
+    transformer.wpe.weight            (T, C)         position_embedding.weight
+    transformer.h.{i}.ln_1.*                         blocks.{i}.ln_1.*
+    transformer.h.{i}.attn.c_attn.*   (C, 3C)  .T    blocks.{i}.attn.qkv.*
+    transformer.h.{i}.attn.c_proj.*   (C, C)   .T    blocks.{i}.attn.proj.*
+    transformer.h.{i}.ln_2.*                         blocks.{i}.ln_2.*
+    transformer.h.{i}.mlp.c_fc.*      (C, 4C)  .T    blocks.{i}.mlp.up.*
+    transformer.h.{i}.mlp.c_proj.*    (4C, C)  .T    blocks.{i}.mlp.down.*
+    transformer.ln_f.*                               ln_f.*
+    lm_head.weight (tied to wte)                     lm_head.weight (tied to token_embedding)
+
+A Hugging Face model folder is `config.json` + `model.safetensors` (or shards listed in
+`model.safetensors.index.json`). Only safetensors is read: a pickled `pytorch_model.bin` can run
+code when loaded. This module does not import transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from lmlab.errors import UserError
+from lmlab.models.gpt import GPT, GPTConfig
+
+# Hugging Face module name inside a block -> (lmlab module name, is a Conv1D whose weight is transposed)
+_BLOCK_MODULES = {
+    "ln_1": ("ln_1", False),
+    "attn.c_attn": ("attn.qkv", True),
+    "attn.c_proj": ("attn.proj", True),
+    "ln_2": ("ln_2", False),
+    "mlp.c_fc": ("mlp.up", True),
+    "mlp.c_proj": ("mlp.down", True),
+}
+_TOP_MODULES = {"wte": "token_embedding", "wpe": "position_embedding", "ln_f": "ln_f"}
+_BLOCK_KEY = re.compile(r"h\.(\d+)\.(.+)\.(weight|bias)")
+_BUFFER_KEY = re.compile(r"h\.\d+\.attn\.(bias|masked_bias)")  # causal-mask buffers of old checkpoints
+# activations that are GELU's tanh approximation, which is what lmlab's MLP computes
+_TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
+_LAYER_NORM_EPS = 1e-5  # nn.LayerNorm's default, used by lmlab's GPT
+
+
+# --- config ---------------------------------------------------------------------------------------
+def gpt_config_from_hf(hf_config: dict) -> GPTConfig:
+    """A GPT-2 `config.json` dict -> GPTConfig; refuses what lmlab's GPT cannot compute."""
+    def get(*names, default=None):
+        for name in names:
+            if hf_config.get(name) is not None:
+                return hf_config[name]
+        if default is None:
+            raise UserError(f"GPT-2 config has no {names[0]!r}: is this a GPT-2 config.json?")
+        return default
+
+    model_type = hf_config.get("model_type", "gpt2")
+    if model_type != "gpt2":
+        raise UserError(f"model_type {model_type!r} is not supported: only GPT-2 ('gpt2') maps onto lmlab's GPT")
+    n_embd = get("n_embd", "hidden_size")
+    if hf_config.get("n_inner") not in (None, 4 * n_embd):
+        raise UserError(f"n_inner={hf_config['n_inner']} is not supported: lmlab's GPT uses 4 * n_embd "
+                        f"({4 * n_embd})")
+    activation = hf_config.get("activation_function", "gelu_new")
+    if activation not in _TANH_GELUS:
+        raise UserError(f"activation_function {activation!r} is not supported: lmlab's GPT uses GELU's "
+                        f"tanh approximation ({', '.join(_TANH_GELUS)})")
+    eps = hf_config.get("layer_norm_epsilon", _LAYER_NORM_EPS)
+    if not math.isclose(eps, _LAYER_NORM_EPS, rel_tol=1e-6):
+        raise UserError(f"layer_norm_epsilon={eps} is not supported: lmlab's GPT uses {_LAYER_NORM_EPS}")
+    unsupported = {"scale_attn_weights": False, "scale_attn_by_inverse_layer_idx": True,
+                   "add_cross_attention": True}
+    for name, bad in unsupported.items():
+        if hf_config.get(name) == bad:
+            raise UserError(f"{name}={bad} is not supported by lmlab's GPT")
+    return GPTConfig(
+        vocab_size=get("vocab_size"),
+        block_size=get("n_positions", "n_ctx", "max_position_embeddings"),
+        n_layer=get("n_layer", "num_hidden_layers"),
+        n_head=get("n_head", "num_attention_heads"),
+        n_embd=n_embd,
+        dropout=float(hf_config.get("resid_pdrop", 0.1)),
+        bias=True,
+        tie_weights=bool(hf_config.get("tie_word_embeddings", True)),
+    )
+
+
+def _check_exportable(config: GPTConfig) -> None:
+    if not config.bias:
+        raise UserError("GPT-2 has biases in every Linear and LayerNorm: a GPT built with bias=False "
+                        "cannot be exported to GPT2LMHeadModel")
+
+
+def gpt_config_to_hf(config: GPTConfig) -> dict:
+    """GPTConfig -> a GPT-2 `config.json` dict that `transformers.GPT2Config` reads."""
+    _check_exportable(config)
+    # GPT-2's <|endoftext|> is 50256; a smaller vocabulary (e.g. characters) has no such token
+    special = 50256 if config.vocab_size > 50256 else None
+    return {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": config.vocab_size,
+        "n_positions": config.block_size,
+        "n_ctx": config.block_size,
+        "n_embd": config.n_embd,
+        "n_layer": config.n_layer,
+        "n_head": config.n_head,
+        "n_inner": None,
+        "activation_function": "gelu_new",
+        "resid_pdrop": config.dropout,
+        "embd_pdrop": config.dropout,
+        "attn_pdrop": config.dropout,
+        "layer_norm_epsilon": _LAYER_NORM_EPS,
+        "initializer_range": 0.02,
+        "scale_attn_weights": True,
+        "scale_attn_by_inverse_layer_idx": False,
+        "reorder_and_upcast_attn": False,
+        "tie_word_embeddings": config.tie_weights,
+        "use_cache": True,
+        "bos_token_id": special,
+        "eos_token_id": special,
+    }
+
+
+# --- weights --------------------------------------------------------------------------------------
+def gpt_state_dict_from_hf(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Hugging Face GPT-2 tensors -> an lmlab GPT state dict (`lm_head.weight` = wte when absent).
+
+    Keys may carry the `transformer.` prefix (GPT2LMHeadModel) or not (GPT2Model); the causal-mask
+    buffers `attn.bias` / `attn.masked_bias` of old checkpoints are skipped; anything else unknown
+    is refused by name.
+    """
+    state, unknown = {}, []
+    for key, tensor in hf_state.items():
+        if key == "lm_head.weight":
+            state["lm_head.weight"] = tensor
+            continue
+        name = key.removeprefix("transformer.")
+        if _BUFFER_KEY.fullmatch(name):
+            continue
+        top, _, kind = name.partition(".")
+        if top in _TOP_MODULES and kind in ("weight", "bias"):
+            state[f"{_TOP_MODULES[top]}.{kind}"] = tensor
+            continue
+        match = _BLOCK_KEY.fullmatch(name)
+        if match and match.group(2) in _BLOCK_MODULES:
+            layer, module, kind = match.groups()
+            target, conv1d = _BLOCK_MODULES[module]
+            if conv1d and kind == "weight":
+                tensor = tensor.t().contiguous()  # Conv1D (in, out) -> Linear (out, in)
+            state[f"blocks.{layer}.{target}.{kind}"] = tensor
+            continue
+        unknown.append(key)
+    if unknown:
+        raise UserError(f"not GPT-2 weights lmlab knows: unexpected tensors {sorted(unknown)[:5]}")
+    if "token_embedding.weight" not in state:
+        raise UserError("not GPT-2 weights: no transformer.wte.weight (token embedding)")
+    state.setdefault("lm_head.weight", state["token_embedding.weight"])
+    return state
+
+
+def gpt_state_dict_to_hf(model: GPT) -> dict[str, torch.Tensor]:
+    """An lmlab GPT -> GPT2LMHeadModel tensors (contiguous, detached, on the CPU).
+
+    `lm_head.weight` is written only when the model does not tie it to the token embedding.
+    """
+    _check_exportable(model.config)
+    to_hf = {lmlab: f"transformer.{hf}" for hf, lmlab in _TOP_MODULES.items()}  # lmlab module -> HF module
+    transposed = set()
+    for i in range(model.config.n_layer):
+        for hf, (lmlab, conv1d) in _BLOCK_MODULES.items():
+            to_hf[f"blocks.{i}.{lmlab}"] = f"transformer.h.{i}.{hf}"
+            if conv1d:
+                transposed.add(f"blocks.{i}.{lmlab}.weight")
+    hf_state = {}
+    for key, tensor in model.state_dict().items():
+        if key == "lm_head.weight":
+            if not model.config.tie_weights:
+                hf_state[key] = tensor.detach().cpu().contiguous()
+            continue
+        module, _, kind = key.rpartition(".")
+        if key in transposed:
+            tensor = tensor.t()  # Linear (out, in) -> Conv1D (in, out)
+        hf_state[f"{to_hf[module]}.{kind}"] = tensor.detach().cpu().contiguous()
+    return hf_state
+
+
+# --- folders --------------------------------------------------------------------------------------
+def _read_json(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: corrupt JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return document
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise UserError(f"{path}: not a readable safetensors file ({error})") from None
+
+
+def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
+    if single.is_file():
+        return _read_safetensors(single)
+    if index.is_file():  # sharded: {"weight_map": {tensor name: shard file}}
+        weight_map = _read_json(index).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise UserError(f"{index}: no 'weight_map' object")
+        state = {}
+        for shard in sorted(set(weight_map.values())):
+            if not (folder / shard).is_file():
+                raise UserError(f"{folder / shard} is missing (listed in {index.name})")
+            state.update(_read_safetensors(folder / shard))
+        return state
+    if (folder / "pytorch_model.bin").is_file():
+        raise UserError(f"{single} is missing and lmlab does not read pickled pytorch_model.bin (it can run "
+                        f"code): convert it with transformers' save_pretrained(folder, safe_serialization=True)")
+    raise UserError(f"{single} is missing: {folder} is not a Hugging Face model folder with safetensors weights")
+
+
+def load_hf_gpt2(folder: str | os.PathLike, device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32) -> GPT:
+    """A Hugging Face GPT-2 folder (`config.json` + `model.safetensors`) -> lmlab GPT in eval mode."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"model folder not found: {folder}")
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise UserError(f"{config_path} is missing: {folder} is not a Hugging Face model folder")
+    config = gpt_config_from_hf(_read_json(config_path))
+    state = gpt_state_dict_from_hf(_read_weights(folder))
+    state = {key: tensor.to(device=device, dtype=dtype) for key, tensor in state.items()}
+    if config.tie_weights:  # as transformers does: a tied head is the embedding, whatever the file says
+        state["lm_head.weight"] = state["token_embedding.weight"]
+    with torch.device("meta"):  # no random initialisation, no second copy of the weights
+        model = GPT(config)
+    try:
+        model.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as error:  # missing/unexpected keys or shapes that disagree with config.json
+        raise UserError(f"{folder}: weights do not fit config.json ({str(error).splitlines()[-1].strip()})") from None
+    if config.tie_weights:  # assign=True made two Parameters; make them one again
+        model.lm_head.weight = model.token_embedding.weight
+    return model.eval()
+
+
+def save_hf_gpt2(model: GPT, folder: str | os.PathLike) -> None:
+    """Write `config.json` + `model.safetensors` that `GPT2LMHeadModel.from_pretrained(folder)` loads."""
+    model = getattr(model, "module", model)  # DistributedDataParallel
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    if not isinstance(model, GPT):
+        raise UserError(f"only lmlab's GPT can be saved as GPT-2, not {type(model).__name__}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = gpt_config_to_hf(model.config)
+    config["dtype"] = str(model.token_embedding.weight.dtype).removeprefix("torch.")
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    save_file(gpt_state_dict_to_hf(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
