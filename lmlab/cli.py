@@ -30,8 +30,8 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str, 
                              "(default: %(default)s)")
     parser.add_argument("--out", default=None,
                         help="run folder to write (default: runs/<preset>-<data>)")
-    parser.add_argument("--preset", default=default_preset,
-                        help=f"named configuration: {presets} (default: %(default)s)")
+    parser.add_argument("--preset", default=None,
+                        help=f"named configuration: {presets} (default: {default_preset})")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="optimizer steps to train for (overrides the preset; the learning-rate "
                              "schedule spans exactly these steps)")

@@ -78,10 +78,14 @@ class WindowSampler:
         starts = starts.reshape(grad_accum, world_size, batch_size)[:, rank]
         return [self.windows(micro) for micro in starts]
 
-    def fixed_batches(self, count: int, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """`count` batches of evenly spaced windows: a cheap, repeatable validation estimate."""
-        starts = np.linspace(0, len(self.ids) - self.block_size - 1, count * batch_size).astype(np.int64)
-        return [self.windows(chunk) for chunk in starts.reshape(count, batch_size)]
+    def fixed_batches(self, count: int, batch_size: int, rank: int = 0, world_size: int = 1):
+        """`count` batches of evenly spaced windows: a cheap, repeatable validation estimate.
+
+        Like `step_batches`, each global batch of world_size * batch_size windows is split across
+        ranks, so the estimate does not depend on how many processes compute it."""
+        starts = np.linspace(0, len(self.ids) - self.block_size - 1, count * world_size * batch_size)
+        starts = starts.astype(np.int64).reshape(count, world_size, batch_size)[:, rank]
+        return [self.windows(chunk) for chunk in starts]
 
 
 def sequential_windows(ids: np.ndarray, block_size: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -161,7 +161,9 @@ def train_command(args) -> None:
     finally:
         distributed.cleanup(context)
     if context.is_main:
-        say(f"done: step {summary['step']}, best validation loss {summary['best_val_loss']:.4f}"
+        best = summary["best_val_loss"]
+        say(f"done: step {summary['step']}"
+            f"{f', best validation loss {best:.4f}' if math.isfinite(best) else ''}"
             f"{' (interrupted: continue with --resume)' if summary['interrupted'] else ''}")
 
 
@@ -199,7 +201,8 @@ def train(args, context: distributed.Context) -> dict:
         torch.manual_seed(config.train.seed + context.rank)  # different dropout masks per rank
     train_sampler = WindowSampler(train_ids, config.model.block_size, config.train.seed)
     val_sampler = WindowSampler(val_ids, config.model.block_size, config.train.seed)
-    eval_set = val_sampler.fixed_batches(config.train.eval_batches, config.train.batch_size)
+    eval_set = val_sampler.fixed_batches(config.train.eval_batches, config.train.batch_size,
+                                         context.rank, context.world_size)
     t = config.train
     trainer = Trainer(
         model, t, run,
@@ -207,7 +210,6 @@ def train(args, context: distributed.Context) -> dict:
                                                               context.rank, context.world_size),
         eval_batches=lambda: eval_set,
         context=context,
-        on_step_end=getattr(args, "on_step_end", None),
     )
     if args.resume:
         trainer.resume()
@@ -231,7 +233,8 @@ def train(args, context: distributed.Context) -> dict:
 
 # --- lmlab sample ------------------------------------------------------------------------------------
 def _stream_sample(model, tokenizer, prompt: str, max_new_tokens: int, sampling: SamplingConfig, device,
-                   seed: int | None, out=sys.stdout) -> str:
+                   seed: int | None, out=None) -> str:
+    out = out or sys.stdout
     prompt_ids = tokenizer.encode(prompt) if prompt else []
     if not prompt_ids:
         if tokenizer.eot_id is None:

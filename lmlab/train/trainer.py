@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal
@@ -93,7 +94,7 @@ class _InterruptFlag:
             raise KeyboardInterrupt
         self.raised = True
         tqdm.write("Ctrl-C: finishing this step, saving a checkpoint, then stopping "
-                   "(press again to abort without saving)")
+                   "(press again to abort without saving)", file=sys.stderr)
 
     def __exit__(self, *exc):
         if self.previous is not None:
@@ -256,4 +257,5 @@ class Trainer:
         if self.context.is_main:
             self.run.append_metrics({"step": self.step, "val_loss": val_loss,
                                      "val_perplexity": math.exp(min(val_loss, 50.0))})
-            bar.write(f"step {self.step}: val loss {val_loss:.4f}, perplexity {math.exp(min(val_loss, 50.0)):.2f}")
+            message = f"step {self.step}: val loss {val_loss:.4f}, perplexity {math.exp(min(val_loss, 50.0)):.2f}"
+            bar.write(message, file=sys.stderr)
