@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,10 +22,14 @@ def lmlab(*args, **kwargs) -> subprocess.CompletedProcess:
                           timeout=300, **kwargs)
 
 
-@pytest.fixture
-def trained_run(tmp_path, text_file):
-    out = tmp_path / "run"
-    assert main(["train", "--data", str(text_file), "--out", str(out), *TINY]) == 0
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One tiny run shared by the read-only tests (tests that change a run copy it first)."""
+    folder = tmp_path_factory.mktemp("cli")
+    text = folder / "corpus.txt"
+    text.write_text("".join(f"Line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(120)))
+    out = folder / "run"
+    assert main(["train", "--data", str(text), "--out", str(out), *TINY]) == 0
     return out
 
 
@@ -61,11 +66,13 @@ def test_seeded_samples_are_reproducible_and_start_with_the_prompt(trained_run, 
                  "--strategy", "greedy"]) == 0
 
 
-def test_resume_continues_a_finished_run_to_more_steps(trained_run, capsys):
-    assert main(["train", "--out", str(trained_run), "--resume", "--max-steps", "40"]) == 0
-    steps = [r["step"] for r in RunFolder(trained_run).read_metrics() if "train_loss" in r]
+def test_resume_continues_a_finished_run_to_more_steps(trained_run, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(trained_run, run)
+    assert main(["train", "--out", str(run), "--resume", "--max-steps", "40"]) == 0
+    steps = [r["step"] for r in RunFolder(run).read_metrics() if "train_loss" in r]
     assert steps == list(range(1, 41))
-    assert RunFolder(trained_run).load_state()["step"] == 40
+    assert RunFolder(run).load_state()["step"] == 40
 
 
 def test_ctrl_c_checkpoints_and_exits_cleanly(tmp_path, text_file):
