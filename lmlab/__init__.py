@@ -1,7 +1,37 @@
 """lmlab: every classic NLP model family, from scratch in PyTorch, readable and fast.
 
-The public API is re-exported lazily so that ``import lmlab`` (and the commands that need no
-model) stay free of torch until a model is actually used.
+The public API is re-exported lazily (PEP 562 module ``__getattr__``), so ``import lmlab`` and
+the commands that need no model stay free of torch until a model is actually used::
+
+    import lmlab
+    model, tokenizer, config = lmlab.load_run("runs/cpu-shakespeare")
 """
 
+from importlib import import_module
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "UserError": "lmlab.errors",
+    "Tokenizer": "lmlab.tokenizers",
+    "CharTokenizer": "lmlab.tokenizers",
+    "load_corpus": "lmlab.data.corpora",
+    "split_corpus": "lmlab.data.corpora",
+    "GPT": "lmlab.models.gpt",
+    "GPTConfig": "lmlab.models.gpt",
+    "Trainer": "lmlab.train.trainer",
+    "TrainConfig": "lmlab.train.trainer",
+    "RunFolder": "lmlab.train.checkpoint",
+    "SamplingConfig": "lmlab.generate.sampling",
+    "generate": "lmlab.generate.sampling",
+    "perplexity": "lmlab.evaluate.metrics",
+    "load_run": "lmlab.recipes.lm",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'lmlab' has no attribute {name!r}")
