@@ -1,0 +1,159 @@
+"""Training a Unigram tokenizer: SentencePiece's seed, EM and prune loop.
+
+1. **Seed**: every substring of the training words (up to 16 characters) that occurs at least
+   twice, the ``seed_size`` most useful ones (frequency x length), and every character; scores
+   start as log relative frequencies.
+2. **EM**: the E-step computes, for every piece, its expected count over all segmentations of
+   all words (`lattice.expected_counts`, forward-backward); the M-step makes the scores the
+   new log-probabilities. SentencePiece's variant is used: drop pieces expected less than 0.5
+   times and score with the digamma function, digamma(count) - digamma(total), which pushes
+   rare pieces further down (a Bayesian prior, not plain count / total).
+3. **Prune**: for each piece, how much the corpus log-likelihood would fall if it were removed
+   and its uses re-segmented with the best alternative; keep the pieces whose loss is largest,
+   75% of them per round. Characters are always kept, so every word stays segmentable.
+4. Repeat 2-3 until at most 1.1 x the target size is left; keep the best-scoring pieces.
+
+Training words are the text as the tokenizer sees it (``▁`` for spaces) cut before each ``▁``,
+around whitespace, and between letters, digits and other symbols (SentencePiece splits by
+Unicode script and number). So a piece never holds whitespace, nor ``▁`` but as its first
+character, nor letters and punctuation together:
+
+>>> training_words("▁To▁be,\\n▁or▁2B")
+['▁To', '▁be', ',', '\\n', '▁or', '▁2', 'B']
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import regex
+
+from lmlab.tokenizers import lattice
+from lmlab.tokenizers.base import progress_bar
+
+TRAINING_WORD = regex.compile(r"\u2581?(?:[\p{L}\p{M}]+|\p{N}+|[^\s\p{L}\p{M}\p{N}\u2581]+)|\u2581|\s")
+MAX_WORD_LENGTH = 32  # longer runs (rare: CJK, "hahaha...") are cut, so probabilities cannot underflow
+SHRINKING_FACTOR = 0.75
+EM_STEPS_PER_ROUND = 2
+MIN_EXPECTED_COUNT = 0.5
+
+
+def training_words(escaped: str) -> list[str]:
+    return [word[i:i + MAX_WORD_LENGTH] for word in TRAINING_WORD.findall(escaped)
+            for i in range(0, len(word), MAX_WORD_LENGTH)]
+
+
+def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: int,
+                 progress: bool) -> list[tuple[str, float]]:
+    """`size` ``(piece, score)`` pairs learned from `words` (word -> frequency), best first.
+
+    Pieces are numbered by their place in the seed; a piece that is dropped gets the score
+    -inf, so the lattices of the words, built once from the seed, stay valid throughout.
+    """
+    characters: Counter[str] = Counter()
+    for word, frequency in words.items():
+        for char in word:
+            characters[char] += frequency
+    vocab, scores = seed_pieces(words, characters, max_piece_length, seed_size)
+    table = lattice.prefix_table(enumerate(vocab))
+    lattices = [(lattice.build_lattice(word, table, -1), frequency) for word, frequency in words.items()]
+    desired = int(size * 1.1)
+    rounds = max(1, math.ceil(math.log(max(len(vocab), desired) / desired) / -math.log(SHRINKING_FACTOR)) + 1)
+    with progress_bar(rounds, "Unigram EM rounds", progress) as bar:
+        while True:
+            for _ in range(EM_STEPS_PER_ROUND):
+                counts, log_likelihood = expectation(lattices, scores)
+                scores = maximization(vocab, counts, characters)
+            alive = sum(score > -math.inf for score in scores)
+            bar.set_postfix(pieces=alive, log_likelihood=f"{log_likelihood:.4g}")
+            bar.update()
+            if alive <= desired:
+                break
+            scores = prune(vocab, scores, lattices, characters, max(desired, int(alive * SHRINKING_FACTOR)))
+            lattices = [([[node for node in nodes if scores[node[1]] > -math.inf] for nodes in ends], frequency)
+                        for ends, frequency in lattices]
+    return finalize(vocab, scores, characters, size)
+
+
+def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size: int) -> tuple[list[str], list[float]]:
+    """Every character, and the `seed_size` substrings seen twice or more with the largest
+    frequency x length; scores are log relative frequencies."""
+    counts: Counter[str] = Counter()
+    for word, frequency in words.items():
+        for start in range(len(word)):
+            for end in range(start + 2, min(len(word), start + max_length) + 1):
+                counts[word[start:end]] += frequency
+    frequent = [s for s, count in counts.items() if count > 1]
+    frequent.sort(key=lambda s: (-counts[s] * len(s), s))
+    vocab = sorted(characters) + frequent[:seed_size]
+    counts.update(characters)
+    log_total = math.log(sum(counts[s] for s in vocab))
+    return vocab, [math.log(counts[s]) - log_total for s in vocab]
+
+
+def expectation(lattices: list, scores: list[float]) -> tuple[list[float], float]:
+    """E-step: the expected uses of every piece, and the log-likelihood per word."""
+    probabilities = [math.exp(score) for score in scores]
+    counts, log_likelihood = [0.0] * len(scores), 0.0
+    for ends, frequency in lattices:
+        log_likelihood += frequency * math.log(lattice.expected_counts(ends, probabilities, frequency, counts))
+    return counts, log_likelihood / sum(frequency for _, frequency in lattices)
+
+
+def maximization(vocab: list[str], counts: list[float], characters: Counter) -> list[float]:
+    """M-step: keep pieces expected at least 0.5 times (and all characters); digamma scores."""
+    kept = {i: max(count, MIN_EXPECTED_COUNT) for i, count in enumerate(counts)
+            if count >= MIN_EXPECTED_COUNT or vocab[i] in characters}
+    log_total = digamma(sum(kept.values()))
+    return [digamma(kept[i]) - log_total if i in kept else -math.inf for i in range(len(vocab))]
+
+
+def prune(vocab: list[str], scores: list[float], lattices: list, characters: Counter, target: int) -> list[float]:
+    """Keep the characters and, of the other pieces, those whose removal would cost the most
+    log-likelihood, `target` pieces in all; the others get the score -inf."""
+    uses = [0.0] * len(vocab)  # frequency-weighted uses in the best segmentation of each word
+    for ends, frequency in lattices:
+        for _, _, piece in lattice.viterbi(ends, scores):
+            uses[piece] += frequency
+    alive = [i for i, score in enumerate(scores) if score > -math.inf]
+    table = lattice.prefix_table((i, vocab[i]) for i in alive)
+    total, words_total = sum(uses), sum(frequency for _, frequency in lattices)
+    kept, losses = [i for i in alive if vocab[i] in characters], []
+    for i in alive:
+        if vocab[i] in characters or not uses[i]:
+            continue
+        (_, best), (_, second) = lattice.nbest(lattice.build_lattice(vocab[i], table, -1), scores, 2)
+        if len(best) > 1:  # the piece is not even the best segmentation of itself
+            continue
+        alternative = [piece for _, _, piece in second]
+        # Without the piece its uses go to the alternative's pieces: the total grows by uses * (len - 1).
+        log_total_after = math.log(total + uses[i] * (len(alternative) - 1))
+        log_p_alternative = sum(math.log(uses[p] + uses[i]) - log_total_after for p in alternative)
+        loss = uses[i] / words_total * (math.log(uses[i]) - math.log(total) - log_p_alternative)
+        losses.append((-loss, vocab[i], i))
+    losses.sort()
+    kept_set = set(kept + [i for _, _, i in losses[:max(0, target - len(kept))]])
+    return [score if i in kept_set else -math.inf for i, score in enumerate(scores)]
+
+
+def finalize(vocab: list[str], scores: list[float], characters: Counter, size: int) -> list[tuple[str, float]]:
+    """The characters (the most frequent, if there are too many), then the best-scoring pieces."""
+    alive = [i for i, score in enumerate(scores) if score > -math.inf]
+    index = {vocab[i]: i for i in alive}
+    chosen = [index[c] for c in sorted(characters, key=lambda c: (-characters[c], c))[:size]]
+    others = sorted((i for i in alive if vocab[i] not in characters), key=lambda i: (-scores[i], vocab[i]))
+    chosen += others[:size - len(chosen)]
+    return sorted(((vocab[i], scores[i]) for i in chosen), key=lambda piece: (-piece[1], piece[0]))
+
+
+def digamma(x: float) -> float:
+    """The derivative of log Gamma: shift x above 6 with psi(x) = psi(x + 1) - 1/x, then the
+    asymptotic series ln x - 1/(2x) - 1/(12x^2) + 1/(120x^4) - 1/(252x^6)."""
+    result = 0.0
+    while x < 6:
+        result -= 1 / x
+        x += 1
+    inverse_square = 1 / (x * x)
+    return (result + math.log(x) - 0.5 / x
+            - inverse_square * (1 / 12 - inverse_square * (1 / 120 - inverse_square / 252)))
