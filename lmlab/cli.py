@@ -99,6 +99,54 @@ def build_parser() -> argparse.ArgumentParser:
                           help='print one JSON object {"loss", "perplexity", "tokens"} on stdout')
     evaluate.set_defaults(handler=_eval)
 
+    # --- tokenizers ---------------------------------------------------------------------------
+    tokenizer = commands.add_parser("tokenizer", help="train, inspect and use tokenizers",
+                                    description="Tokenizers from scratch (char, word, byte-level BPE, "
+                                                "WordPiece, Unigram), saved as Hugging Face tokenizer.json. "
+                                                "TOKENIZER is such a file: lmlab's or Hugging Face's.")
+    tokenizer_commands = tokenizer.add_subparsers(dest="tokenizer_command", metavar="ACTION", parser_class=_Parser)
+    tokenizer_commands.required = True
+    tokenizer_train = tokenizer_commands.add_parser(
+        "train", help="learn a vocabulary from the training split of a corpus",
+        description="Train a tokenizer on the training split of --data and write it as tokenizer.json.")
+    tokenizer_train.add_argument("--algo", choices=["char", "word", "bpe", "wordpiece", "unigram"], default="bpe",
+                                 help="the algorithm (default: %(default)s)")
+    tokenizer_train.add_argument("--vocab-size", type=int, default=None,
+                                 help="entries in the vocabulary, special tokens included (default: the "
+                                      "algorithm's: 4096 for bpe, wordpiece and unigram, 10000 for word, "
+                                      "every character for char)")
+    tokenizer_train.add_argument("--data", default="shakespeare",
+                                 help="a corpus name (see `lmlab corpus list`) or a .txt file / folder of them "
+                                      "(default: %(default)s)")
+    tokenizer_train.add_argument("--out", default="tokenizer.json", help="file to write (default: %(default)s)")
+    tokenizer_train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                                 help="an option of the algorithm, e.g. --set pattern=gpt4 (bpe), "
+                                      "--set min_freq=2 (word), --set lowercase=false (wordpiece)")
+    tokenizer_train.set_defaults(handler=_tokenizer_train)
+    tokenizer_encode = tokenizer_commands.add_parser("encode", help="text -> ids and tokens")
+    tokenizer_encode.add_argument("tokenizer", metavar="TOKENIZER", help="a tokenizer.json file")
+    tokenizer_encode.add_argument("text", nargs="?", default=None, metavar="TEXT", help="the text to encode")
+    tokenizer_encode.add_argument("--file", default=None, metavar="PATH",
+                                  help="encode each line of this file instead (newlines are not encoded)")
+    tokenizer_encode.add_argument("--json", action="store_true",
+                                  help='print one JSON object {"ids": [...], "tokens": [...]} per input')
+    tokenizer_encode.add_argument("--allow-special", action="store_true",
+                                  help="read special-token text such as <|endoftext|> as that token "
+                                       "(default: as ordinary characters)")
+    tokenizer_encode.set_defaults(handler=_tokenizer_encode)
+    tokenizer_decode = tokenizer_commands.add_parser("decode", help="ids -> text")
+    tokenizer_decode.add_argument("tokenizer", metavar="TOKENIZER", help="a tokenizer.json file")
+    tokenizer_decode.add_argument("ids", nargs="+", type=int, metavar="ID", help="token ids")
+    tokenizer_decode.set_defaults(handler=_tokenizer_decode)
+    tokenizer_inspect = tokenizer_commands.add_parser(
+        "inspect", help="size, special tokens, longest tokens, tokens per word")
+    tokenizer_inspect.add_argument("tokenizer", metavar="TOKENIZER", help="a tokenizer.json file")
+    tokenizer_inspect.add_argument("--data", default=None,
+                                   help="measure tokens per word on the validation split of this corpus or "
+                                        "path (default: a built-in English paragraph)")
+    tokenizer_inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    tokenizer_inspect.set_defaults(handler=_tokenizer_inspect)
+
     # --- corpora ------------------------------------------------------------------------------
     corpus = commands.add_parser("corpus", help="list, download and show the built-in corpora",
                                  description="The named corpora lmlab can train on.")
@@ -152,6 +200,30 @@ def _corpus_show(args):
     from lmlab.recipes import corpus
 
     corpus.show_command(args)
+
+
+def _tokenizer_train(args):
+    from lmlab.recipes import tokenizer
+
+    tokenizer.train_command(args)
+
+
+def _tokenizer_encode(args):
+    from lmlab.recipes import tokenizer
+
+    tokenizer.encode_command(args)
+
+
+def _tokenizer_decode(args):
+    from lmlab.recipes import tokenizer
+
+    tokenizer.decode_command(args)
+
+
+def _tokenizer_inspect(args):
+    from lmlab.recipes import tokenizer
+
+    tokenizer.inspect_command(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,7 +58,7 @@ def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: in
     vocab, scores = seed_pieces(words, characters, max_piece_length, seed_size)
     table = lattice.prefix_table(enumerate(vocab))
     lattices = [(lattice.build_lattice(word, table, -1), frequency) for word, frequency in words.items()]
-    desired = int(size * 1.1)
+    desired = max(int(size * 1.1), len(characters))  # characters are never pruned
     rounds = max(1, math.ceil(math.log(max(len(vocab), desired) / desired) / -math.log(SHRINKING_FACTOR)) + 1)
     with progress_bar(rounds, "Unigram EM rounds", progress) as bar:
         while True:

@@ -1,0 +1,156 @@
+"""`lmlab tokenizer train | encode | decode | inspect`: tokenizers from the command line.
+
+Each handler takes the parsed arguments from `lmlab.cli`, prints its answer on stdout (progress
+on stderr) and lets a `UserError` through for the command line to report. Nothing here imports
+torch or numpy, so these commands start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import time
+import typing
+from pathlib import Path
+
+from lmlab.errors import UserError
+
+SAMPLE_CHARS = 200_000  # how much of a corpus `inspect --data` encodes
+LONGEST_SHOWN = 10
+# The sample `inspect` measures when no --data is given: plain English prose.
+DEFAULT_SAMPLE = (
+    "A tokenizer cuts text into pieces and gives each piece a number. Characters are the "
+    "smallest pieces and words the largest; between them, subword tokenizers learn pieces from "
+    "data, so that frequent words stay whole while rare ones are spelled out from smaller parts. "
+    "Byte-level BPE merges the most frequent pair of adjacent pieces, again and again. WordPiece "
+    "merges the pair that is most surprising given its parts. A Unigram model keeps the pieces "
+    "that make the training text most likely, and can cut the same word in several ways, which "
+    "helps a model trained on its output to cope with spelling variation and noise."
+)
+
+
+def train_command(args) -> None:
+    """Train `--algo` on the training split of `--data`; write `--out`."""
+    from lmlab.data.corpora import load_corpus, split_corpus
+    from lmlab.tokenizers import TOKENIZERS
+
+    cls = TOKENIZERS[args.algo]
+    options = training_options(cls, args.overrides)
+    if "progress" in inspect.signature(cls.train).parameters:
+        options["progress"] = True
+    if args.vocab_size is not None and args.vocab_size < 1:
+        raise UserError(f"--vocab-size must be positive, got {args.vocab_size}")
+    corpus = load_corpus(args.data)
+    texts = split_corpus(corpus).train
+    characters = sum(len(text) for text in texts)
+    say(f"training a {args.algo} tokenizer on the training split of {corpus.name} ({characters:,} characters)")
+    start = time.perf_counter()
+    tokenizer = cls().train(texts, vocab_size=args.vocab_size, **options)
+    seconds = time.perf_counter() - start
+    out = Path(args.out)
+    if out.parent != Path("."):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(out)
+    print(f"wrote {out}: {args.algo}, {tokenizer.vocab_size:,} tokens, trained in {seconds:.1f} s")
+
+
+def training_options(cls, assignments: list[str]) -> dict:
+    """``--set key=value`` -> keyword arguments of ``cls.train``, typed by its annotations."""
+    from lmlab.config import parse_value
+
+    parameters = inspect.signature(cls.train).parameters
+    hints = typing.get_type_hints(cls.train)
+    valid = [name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY and name != "progress"]
+    options = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip()
+        if not sep or key not in valid:
+            raise UserError(f"--set {assignment!r}: expected key=value with a key among "
+                            f"{', '.join(valid) or '(none: this algorithm has no options)'}")
+        options[key] = parse_value(hints[key], text.strip(), key)
+    return options
+
+
+def encode_command(args) -> None:
+    """Ids and tokens of TEXT, or of each line of --file (JSON Lines with --json)."""
+    from lmlab.tokenizers import load_tokenizer
+
+    if (args.text is None) == (args.file is None):
+        raise UserError("give either TEXT or --file PATH (exactly one)")
+    tokenizer = load_tokenizer(args.tokenizer)
+    if args.file is None:
+        texts = [args.text]
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise UserError(f"--file {path}: no such file")
+        texts = path.read_text(encoding="utf-8").split("\n")  # universal newlines: \r\n is \n here
+        if texts[-1] == "":
+            texts.pop()  # the newline that ends the last line does not start another one
+    allowed = "all" if args.allow_special else "none"
+    for text in texts:
+        ids = tokenizer.encode(text, allowed_special=allowed)
+        tokens = [tokenizer.id_to_token(i) for i in ids]
+        if args.json:
+            print(json.dumps({"ids": ids, "tokens": tokens}, ensure_ascii=False))
+        else:
+            print("ids:    " + " ".join(map(str, ids)))
+            print("tokens: " + json.dumps(tokens, ensure_ascii=False))
+
+
+def decode_command(args) -> None:
+    from lmlab.tokenizers import load_tokenizer
+
+    tokenizer = load_tokenizer(args.tokenizer)
+    unknown = [i for i in args.ids if not 0 <= i < tokenizer.vocab_size]
+    if unknown:
+        raise UserError(f"id {unknown[0]} is not in this tokenizer's vocabulary "
+                        f"(ids run from 0 to {tokenizer.vocab_size - 1})")
+    print(tokenizer.decode(args.ids))
+
+
+def inspect_command(args) -> None:
+    """Size, special tokens, longest tokens, and tokens per word on a sample."""
+    from lmlab.tokenizers import load_tokenizer
+
+    tokenizer = load_tokenizer(args.tokenizer)
+    if args.data is None:
+        sample_name, sample = "built-in English paragraph", DEFAULT_SAMPLE
+    else:
+        from lmlab.data.corpora import load_corpus, split_corpus
+
+        corpus = load_corpus(args.data)
+        sample_name = f"validation split of {corpus.name} (first {SAMPLE_CHARS:,} characters)"
+        sample = "\n".join(split_corpus(corpus).val)[:SAMPLE_CHARS]
+    special_ids = set(tokenizer.special_tokens.values())
+    tokens = {}
+    for i in range(tokenizer.vocab_size):
+        try:
+            tokens[i] = tokenizer.id_to_token(i)
+        except (KeyError, IndexError):  # an id the file leaves unused
+            continue
+    longest = sorted((i for i in tokens if i not in special_ids), key=lambda i: (-len(tokens[i]), i))
+    words, ids = len(sample.split()), tokenizer.encode(sample)
+    report = {
+        "path": str(args.tokenizer),
+        "type": tokenizer.type_name,
+        "vocab_size": tokenizer.vocab_size,
+        "special_tokens": tokenizer.special_tokens,
+        "longest_tokens": [tokens[i] for i in longest[:LONGEST_SHOWN]],
+        "sample": sample_name,
+        "sample_words": words,
+        "sample_tokens": len(ids),
+        "tokens_per_word": round(len(ids) / words, 3) if words else None,
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    for key, value in report.items():
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+        print(f"{key.replace('_', ' '):<16} {shown}")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
