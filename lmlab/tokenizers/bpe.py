@@ -202,9 +202,11 @@ class BPETokenizer(Tokenizer):
         """GPT-2's own ``encoder.json`` and ``vocab.bpe`` (Hugging Face: vocab.json, merges.txt)."""
         encoder = json.loads(Path(encoder_json).read_text(encoding="utf-8"))
         lines = Path(vocab_bpe).read_text(encoding="utf-8").splitlines()
+        if lines and lines[0].startswith("#version"):
+            lines = lines[1:]  # a header; later lines starting with "#" are merges of "#"
         tokenizer = cls()
         tokenizer.special_tokens = {END_OF_TEXT: encoder[END_OF_TEXT]} if END_OF_TEXT in encoder else {}
-        tokenizer.model_from_dict({"vocab": encoder, "merges": [m for m in lines if m and not m.startswith("#")]})
+        tokenizer.model_from_dict({"vocab": encoder, "merges": [line for line in lines if line]})
         return tokenizer
 
     def model_to_dict(self) -> dict:
