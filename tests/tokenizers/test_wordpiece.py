@@ -1,0 +1,154 @@
+"""WordPiece (lmlab/tokenizers/wordpiece.py, bert_normalizer.py): BERT's ids with bert-base-uncased's
+vocab.txt against Hugging Face's BertTokenizerFast, greedy longest-match-first by hand, and the
+score-based trainer against a naive recomputation and a hand-checked example."""
+
+from collections import Counter
+
+import pytest
+from conftest import shared_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tokenizer_references import HARD_STRINGS, bert_files, require
+
+from lmlab.errors import UserError
+from lmlab.tokenizers import WordPieceTokenizer, load_tokenizer
+from lmlab.tokenizers.bert_normalizer import BertNormalizer
+
+
+def tiny(tokens: list[str]) -> WordPieceTokenizer:
+    tokenizer = WordPieceTokenizer()
+    tokenizer.model_from_dict({"type": "WordPiece", "unk_token": "[UNK]", "vocab": {t: i for i, t in enumerate(tokens)}})
+    return tokenizer
+
+
+def pieces(tokenizer, text):
+    return [tokenizer.id_to_token(i) for i in tokenizer.encode(text)]
+
+
+def test_greedy_longest_match_first_with_continuations():
+    tokenizer = tiny(["[UNK]", "un", "##aff", "##able", "aff", "##a", "a", "##ff", "##b"])
+    assert pieces(tokenizer, "unaffable") == ["un", "##aff", "##able"]  # not un ##a ##ff ##able
+    assert pieces(tokenizer, "affab") == ["aff", "##a", "##b"]
+    assert pieces(tokenizer, "unx affable") == ["[UNK]", "aff", "##able"]  # uncoverable: the whole word
+    assert pieces(tokenizer, "a" * 100) == ["a"] + ["##a"] * 99
+    assert pieces(tokenizer, "a" * 101) == ["[UNK]"]  # longer than 100 characters
+    assert tokenizer.decode(tokenizer.encode("Unaffable, AFFAB!")) == "unaffable [UNK] affab [UNK]"
+
+
+def test_the_basic_tokenizer_options():
+    assert BertNormalizer().split("Héllo,  WORLD!\x00\u200b 你好") == ["hello", ",", "world", "!", "你", "好"]
+    assert BertNormalizer(lowercase=False).split("Héllo WORLD") == ["Héllo", "WORLD"]
+    assert BertNormalizer(lowercase=True, strip_accents=False).split("Héllo") == ["héllo"]
+    assert BertNormalizer(lowercase=False, strip_accents=True).split("Héllo") == ["Hello"]
+    assert BertNormalizer().split("ΟΔΟΣ") == ["οδοσ"]  # BERT lower-cases each sigma alone
+
+
+def bert_pair():
+    transformers = require("transformers")
+    folder = bert_files()
+    return WordPieceTokenizer.from_vocab_file(folder / "vocab.txt"), transformers.BertTokenizerFast.from_pretrained(folder)
+
+
+def sst2_sentences() -> list[str]:
+    sentences = []
+    for name in ("train.tsv", "dev.tsv"):
+        lines = shared_data(f"sst2/{name}").read_text(encoding="utf-8").splitlines()[1:]
+        sentences += [line.split("\t")[0] for line in lines]
+    return sentences
+
+
+def test_bert_ids_equal_bert_tokenizer_fast_on_sst2_and_hard_strings():
+    ours, reference = bert_pair()
+    texts = sst2_sentences() + HARD_STRINGS
+    assert len(texts) > 68_000
+    expected = reference(texts, add_special_tokens=False)["input_ids"]
+    for text, ids in zip(texts, expected):
+        assert ours.encode(text) == ids, text
+
+
+def test_bert_pairs_and_special_tokens_equal_bert_tokenizer_fast():
+    ours, reference = bert_pair()
+    expected = reference("The movie was great.", "I loved it!")
+    assert ours.encode_pair("The movie was great.", "I loved it!") == (expected["input_ids"], expected["token_type_ids"])
+    assert ours.encode_pair("one sentence")[0] == reference("one sentence")["input_ids"]
+    text = "a [MASK] here [SEP]"
+    assert ours.encode(text, allowed_special="all") == reference(text, add_special_tokens=False)["input_ids"]
+    assert ours.token_id("[MASK]") not in ours.encode(text)  # by default, "[MASK]" is just text
+
+
+def test_the_wheels_hugging_face_tokenizer_json_reads_as_the_same_wordpiece():
+    ours, _ = bert_pair()
+    loaded = load_tokenizer(bert_files() / "tokenizer.json")
+    assert isinstance(loaded, WordPieceTokenizer) and loaded.vocab == ours.vocab
+    for text in HARD_STRINGS:
+        assert loaded.encode(text) == ours.encode(text)
+
+
+COURSE_WORDS = ["hug"] * 10 + ["pug"] * 5 + ["pun"] * 12 + ["bun"] * 4 + ["hugs"] * 5
+
+
+def test_training_merges_by_score_not_frequency():
+    """Characters: h 15, p 17, b 4, ##u 36, ##g 20, ##n 16, ##s 5. Every pair scores 1/36
+    except ##g ##s: 5 / (20 * 5) = 1/20, merged first although ##u ##g is the most frequent.
+    Then all pairs tie at 1/36 and the smallest ids win: ##u (id 9) with ##g (id 6)."""
+    tokenizer = WordPieceTokenizer().train([" ".join(COURSE_WORDS)], vocab_size=6 + 7 + 2)
+    specials_and_alphabet = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>",
+                             "##g", "##n", "##s", "##u", "b", "h", "p"]
+    assert list(tokenizer.vocab) == specials_and_alphabet + ["##gs", "##ug"]
+    assert pieces(tokenizer, "hugs bun") == ["h", "##ug", "##s", "b", "##u", "##n"]
+
+
+def naive_vocabulary(texts, vocab_size):
+    """Recompute every pair's score after every merge; the best score wins, ties to the smaller ids."""
+    words = Counter(w for text in texts for w in BertNormalizer().split(text))
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>"]
+    tokens += sorted({w[0] for w in words} | {"##" + c for w in words for c in w[1:]})
+    ids = {t: i for i, t in enumerate(tokens)}
+    split = {w: [ids[w[0]]] + [ids["##" + c] for c in w[1:]] for w in words}
+    while len(tokens) < vocab_size:
+        pairs, symbols = Counter(), Counter()
+        for word, symbols_of_word in split.items():
+            for symbol in symbols_of_word:
+                symbols[symbol] += words[word]
+            for pair in zip(symbols_of_word, symbols_of_word[1:]):
+                pairs[pair] += words[word]
+        if not pairs:
+            break
+        best = min(pairs, key=lambda p: (-pairs[p] / (symbols[p[0]] * symbols[p[1]]), p))
+        token = tokens[best[0]] + tokens[best[1]][2:]
+        if token not in ids:
+            ids[token] = len(tokens)
+            tokens.append(token)
+        for word, old in split.items():
+            new, i = [], 0
+            while i < len(old):
+                if i + 1 < len(old) and (old[i], old[i + 1]) == best:
+                    new.append(ids[token])
+                    i += 2
+                else:
+                    new.append(old[i])
+                    i += 1
+            split[word] = new
+    return tokens
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(st.text(alphabet="abcd é,", max_size=40), max_size=4), extra=st.integers(0, 30))
+def test_incremental_training_learns_the_vocabulary_of_a_naive_recomputation(texts, extra):
+    alphabet = naive_vocabulary(texts, vocab_size=0)  # special tokens and characters: no merge yet
+    expected = naive_vocabulary(texts, len(alphabet) + extra)
+    assert list(WordPieceTokenizer().train(texts, vocab_size=len(expected)).vocab) == expected
+
+
+def test_training_on_sst2_gives_a_usable_vocabulary():
+    sentences = sst2_sentences()[:5000]
+    tokenizer = WordPieceTokenizer().train(sentences, vocab_size=2000)
+    assert tokenizer.vocab_size == 2000
+    ids = tokenizer.encode("a gorgeous , witty , seductive movie .")
+    assert tokenizer.token_id("[UNK]") not in ids
+    assert tokenizer.decode(ids) == "a gorgeous , witty , seductive movie ."
+
+
+def test_a_vocab_size_below_the_alphabet_is_a_user_error():
+    with pytest.raises(UserError, match="at least"):
+        WordPieceTokenizer().train(["abcdefghij"], vocab_size=8)
