@@ -1,0 +1,16 @@
+"""The worked examples in the tokenizer modules' docstrings run and give what they show."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["base", "bert_normalizer", "bpe", "char", "hf_json", "lattice", "pair_counts", "unigram",
+           "unigram_train", "word", "wordpiece"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(f"lmlab.tokenizers.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
