@@ -43,7 +43,7 @@ import regex
 
 from lmlab.errors import UserError
 from lmlab.tokenizers import hf_json
-from lmlab.tokenizers.base import END_OF_TEXT, Tokenizer, progress_bar, register
+from lmlab.tokenizers.base import END_OF_TEXT, Tokenizer, garbage_collector_paused, progress_bar, register
 from lmlab.tokenizers.pair_counts import PairCounts, merge_pair
 
 # GPT-2's pre-tokenizer (Hugging Face's ByteLevel uses exactly this one) and GPT-4's (cl100k):
@@ -114,6 +114,7 @@ class BPETokenizer(Tokenizer):
         self._cache: dict[str, list[int]] = {}
 
     # --- training --------------------------------------------------------------------------
+    @garbage_collector_paused()
     def train(self, texts: Iterable[str], vocab_size: int | None = None, *, pattern: str = "gpt2",
               min_frequency: int = 1, progress: bool = False) -> "BPETokenizer":
         """Learn merges until the vocabulary (bytes, learned tokens, ``<|endoftext|>``) has

@@ -135,7 +135,8 @@ def expected_counts(ends: list[list[Node]], probabilities, frequency: float, cou
     """
     alpha = [1.0] + [0.0] * (len(ends) - 1)  # P(text[:e]), summed over its segmentations
     for end in range(1, len(ends)):
-        alpha[end] = sum(alpha[start] * probabilities[piece] for start, piece in ends[end])
+        for start, piece in ends[end]:
+            alpha[end] += alpha[start] * probabilities[piece]
     beta = [0.0] * (len(ends) - 1) + [1.0]  # P(text[e:])
     for end in range(len(ends) - 1, 0, -1):  # beta[end] is complete: its pieces end further on
         for start, piece in ends[end]:

@@ -30,7 +30,7 @@ from collections import Counter
 import regex
 
 from lmlab.tokenizers import lattice
-from lmlab.tokenizers.base import progress_bar
+from lmlab.tokenizers.base import garbage_collector_paused, progress_bar
 
 TRAINING_WORD = regex.compile(r"\u2581?(?:[\p{L}\p{M}]+|\p{N}+|[^\s\p{L}\p{M}\p{N}\u2581]+)|\u2581|\s")
 MAX_WORD_LENGTH = 32  # longer runs (rare: CJK, "hahaha...") are cut, so probabilities cannot underflow
@@ -44,12 +44,13 @@ def training_words(escaped: str) -> list[str]:
             for i in range(0, len(word), MAX_WORD_LENGTH)]
 
 
+@garbage_collector_paused()
 def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: int,
                  progress: bool) -> list[tuple[str, float]]:
     """`size` ``(piece, score)`` pairs learned from `words` (word -> frequency), best first.
 
     Pieces are numbered by their place in the seed; a piece that is dropped gets the score
-    -inf, so the lattices of the words, built once from the seed, stay valid throughout.
+    -inf, and the lattices of the words, built once from the seed, lose its nodes.
     """
     characters: Counter[str] = Counter()
     for word, frequency in words.items():
@@ -71,20 +72,34 @@ def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: in
             if alive <= desired:
                 break
             scores = prune(vocab, scores, lattices, characters, max(desired, int(alive * SHRINKING_FACTOR)))
-            lattices = [([[node for node in nodes if scores[node[1]] > -math.inf] for nodes in ends], frequency)
-                        for ends, frequency in lattices]
+            lattices = without_dropped(lattices, scores)
     return finalize(vocab, scores, characters, size)
 
 
+def without_dropped(lattices: list, scores: list[float]) -> list:
+    """The lattices without the nodes of dropped pieces (score -inf): less work for the next pass."""
+    return [([[node for node in nodes if scores[node[1]] > -math.inf] for nodes in ends], frequency)
+            for ends, frequency in lattices]
+
+
 def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size: int) -> tuple[list[str], list[float]]:
-    """Every character, and the `seed_size` substrings seen twice or more with the largest
-    frequency x length; scores are log relative frequencies."""
+    """Every character, and the `seed_size` repeated substrings with the largest frequency x
+    length; scores are log relative frequencies.
+
+    Like SentencePiece (whose suffix array lists the branching nodes of a suffix tree), only
+    substrings that are not always followed by the same character are seeded: if "Rome" always
+    comes as "Romeo", "Romeo" is the candidate.
+    """
     counts: Counter[str] = Counter()
     for word, frequency in words.items():
         for start in range(len(word)):
             for end in range(start + 2, min(len(word), start + max_length) + 1):
                 counts[word[start:end]] += frequency
-    frequent = [s for s, count in counts.items() if count > 1]
+    extended: Counter[str] = Counter()  # substring -> count of its most frequent one-character extension
+    for substring, count in counts.items():
+        if len(substring) > 2:
+            extended[substring[:-1]] = max(extended[substring[:-1]], count)
+    frequent = [s for s, count in counts.items() if count > 1 and count > extended[s]]
     frequent.sort(key=lambda s: (-counts[s] * len(s), s))
     vocab = sorted(characters) + frequent[:seed_size]
     counts.update(characters)
@@ -123,10 +138,11 @@ def prune(vocab: list[str], scores: list[float], lattices: list, characters: Cou
     for i in alive:
         if vocab[i] in characters or not uses[i]:
             continue
-        (_, best), (_, second) = lattice.nbest(lattice.build_lattice(vocab[i], table, -1), scores, 2)
-        if len(best) > 1:  # the piece is not even the best segmentation of itself
+        ends = lattice.build_lattice(vocab[i], table, -1)
+        ends[-1].remove((0, i))  # the best segmentation of the piece's text without the piece
+        alternative = [piece for _, _, piece in lattice.viterbi(ends, scores)]
+        if sum(scores[p] for p in alternative) > scores[i]:  # the piece is not even the best way to write itself
             continue
-        alternative = [piece for _, _, piece in second]
         # Without the piece its uses go to the alternative's pieces: the total grows by uses * (len - 1).
         log_total_after = math.log(total + uses[i] * (len(alternative) - 1))
         log_p_alternative = sum(math.log(uses[p] + uses[i]) - log_total_after for p in alternative)

@@ -31,7 +31,7 @@ from typing import Iterable
 
 from lmlab.errors import UserError
 from lmlab.tokenizers import hf_json
-from lmlab.tokenizers.base import END_OF_TEXT, Tokenizer, progress_bar, register
+from lmlab.tokenizers.base import END_OF_TEXT, Tokenizer, garbage_collector_paused, progress_bar, register
 from lmlab.tokenizers.bert_normalizer import BertNormalizer
 from lmlab.tokenizers.pair_counts import PairCounts
 
@@ -57,6 +57,7 @@ class WordPieceTokenizer(Tokenizer):
         self._cache: dict[str, list[int]] = {}
 
     # --- training --------------------------------------------------------------------------
+    @garbage_collector_paused()
     def train(self, texts: Iterable[str], vocab_size: int | None = None, *, lowercase: bool = True,
               strip_accents: bool | None = None, progress: bool = False) -> "WordPieceTokenizer":
         """Learn a vocabulary of `vocab_size` entries: specials, characters, then merges by score."""
