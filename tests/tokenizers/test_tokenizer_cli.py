@@ -2,10 +2,13 @@
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 
 from lmlab.tokenizers import load_tokenizer
 
@@ -106,3 +109,19 @@ def test_tokenizer_commands_import_neither_torch_nor_numpy(trained, args):
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "lmlab" in imported and not imported & {"torch", "numpy"}
+
+
+def test_the_commands_of_the_tokenizer_chapter_run_as_written(tmp_path):
+    chapter = (REPO / "docs" / "tokenizers.md").read_text(encoding="utf-8")
+    (commands,) = re.findall(r"```bash\n(.*?)```", chapter, flags=re.S)
+    outputs = []
+    for line in commands.strip().splitlines():
+        words = shlex.split(line)
+        assert words[0] == "lmlab"
+        result = lmlab(*words[1:], cwd=tmp_path)
+        assert result.returncode == 0, (line, result.stderr[-2000:])
+        outputs.append(result.stdout)
+    assert "Hi!\n" in outputs  # the decode line, as the chapter says
+    (python,) = re.findall(r"```python\n(.*?)```", chapter, flags=re.S)
+    result = subprocess.run([sys.executable, "-c", python], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 3, result.stderr
