@@ -28,10 +28,11 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from lmlab.errors import UserError
 from lmlab.models.gpt import GPT, GPTConfig
@@ -140,27 +141,37 @@ def gpt_state_dict_from_hf(hf_state: dict[str, torch.Tensor]) -> dict[str, torch
     buffers `attn.bias` / `attn.masked_bias` of old checkpoints are skipped; anything else unknown
     is refused by name.
     """
+    return _convert_from_hf(hf_state.items())
+
+
+def _convert_from_hf(items: Iterable[tuple[str, torch.Tensor]], device=None, dtype=None,
+                     copy: bool = False) -> dict[str, torch.Tensor]:
+    """`gpt_state_dict_from_hf` over (name, tensor) pairs, each converted as it comes. Fed from a
+    memory-mapped file one tensor at a time with `copy`, the result owns its memory and the file's
+    pages are let go, so loading holds one model in memory, not a model plus the file."""
     state, unknown = {}, []
-    for key, tensor in hf_state.items():
-        if key == "lm_head.weight":
-            state["lm_head.weight"] = tensor
-            continue
+    for key, tensor in items:
         name = key.removeprefix("transformer.")
         if _BUFFER_KEY.fullmatch(name):
             continue
         top, _, kind = name.partition(".")
-        if top in _TOP_MODULES and kind in ("weight", "bias"):
-            state[f"{_TOP_MODULES[top]}.{kind}"] = tensor
-            continue
         match = _BLOCK_KEY.fullmatch(name)
-        if match and match.group(2) in _BLOCK_MODULES:
+        if key == "lm_head.weight":
+            target, conv1d = key, False
+        elif top in _TOP_MODULES and kind in ("weight", "bias"):
+            target, conv1d = f"{_TOP_MODULES[top]}.{kind}", False
+        elif match and match.group(2) in _BLOCK_MODULES:
             layer, module, kind = match.groups()
-            target, conv1d = _BLOCK_MODULES[module]
-            if conv1d and kind == "weight":
-                tensor = tensor.t().contiguous()  # Conv1D (in, out) -> Linear (out, in)
-            state[f"blocks.{layer}.{target}.{kind}"] = tensor
+            lmlab_module, conv1d = _BLOCK_MODULES[module]
+            target, conv1d = f"blocks.{layer}.{lmlab_module}.{kind}", conv1d and kind == "weight"
+        else:
+            unknown.append(key)
             continue
-        unknown.append(key)
+        if conv1d:
+            tensor = tensor.t().contiguous()  # Conv1D (in, out) -> Linear (out, in), a copy
+        elif copy:
+            tensor = tensor.clone()  # not a view into a memory-mapped file, which can then be unmapped
+        state[target] = tensor.to(device=device, dtype=dtype)
     if unknown:
         raise UserError(f"not GPT-2 weights lmlab knows: unexpected tensors {sorted(unknown)[:5]}")
     if "token_embedding.weight" not in state:
@@ -206,27 +217,36 @@ def _read_json(path: Path) -> dict:
     return document
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+def _read_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """The (name, tensor) pairs of one file, one at a time. A tensor is a view into a memory map
+    of the file; opening the file afresh for each one lets each map (and the pages it brought into
+    memory) go as soon as the caller has copied the tensor out."""
     try:
-        return load_file(str(path))
+        with safe_open(str(path), framework="pt") as handle:
+            keys = list(handle.keys())
+        for key in keys:
+            with safe_open(str(path), framework="pt") as handle:
+                tensor = handle.get_tensor(key)
+            yield key, tensor
+            del tensor
     except (SafetensorError, OSError, ValueError) as error:
         raise UserError(f"{path}: not a readable safetensors file ({error})") from None
 
 
-def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
+def _weight_files(folder: Path) -> list[Path]:
+    """`model.safetensors`, or the shards that `model.safetensors.index.json` lists."""
     single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
     if single.is_file():
-        return _read_safetensors(single)
+        return [single]
     if index.is_file():  # sharded: {"weight_map": {tensor name: shard file}}
         weight_map = _read_json(index).get("weight_map")
         if not isinstance(weight_map, dict):
             raise UserError(f"{index}: no 'weight_map' object")
-        state = {}
-        for shard in sorted(set(weight_map.values())):
-            if not (folder / shard).is_file():
-                raise UserError(f"{folder / shard} is missing (listed in {index.name})")
-            state.update(_read_safetensors(folder / shard))
-        return state
+        shards = [folder / shard for shard in sorted(set(weight_map.values()))]
+        for shard in shards:
+            if not shard.is_file():
+                raise UserError(f"{shard} is missing (listed in {index.name})")
+        return shards
     if (folder / "pytorch_model.bin").is_file():
         raise UserError(f"{single} is missing and lmlab does not read pickled pytorch_model.bin (it can run "
                         f"code): convert it with transformers' save_pretrained(folder, safe_serialization=True)")
@@ -243,8 +263,9 @@ def load_hf_gpt2(folder: str | os.PathLike, device: str | torch.device = "cpu",
     if not config_path.is_file():
         raise UserError(f"{config_path} is missing: {folder} is not a Hugging Face model folder")
     config = gpt_config_from_hf(_read_json(config_path))
-    state = gpt_state_dict_from_hf(_read_weights(folder))
-    state = {key: tensor.to(device=device, dtype=dtype) for key, tensor in state.items()}
+    files = _weight_files(folder)
+    state = _convert_from_hf(((key, tensor) for path in files for key, tensor in _read_safetensors(path)),
+                             device=device, dtype=dtype, copy=True)
     if config.tie_weights:  # as transformers does: a tied head is the embedding, whatever the file says
         state["lm_head.weight"] = state["token_embedding.weight"]
     with torch.device("meta"):  # no random initialisation, no second copy of the weights

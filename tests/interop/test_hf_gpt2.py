@@ -142,6 +142,26 @@ def test_export_then_import_round_trips(tmp_path):
         assert torch.equal(expected, actual), name
 
 
+def test_sharded_folders_load(tmp_path):
+    from safetensors.torch import save_file
+
+    model = lmlab_tiny()
+    hf_state = gpt_state_dict_to_hf(model)
+    names = sorted(hf_state)
+    shards = {"model-00001-of-00002.safetensors": names[::2], "model-00002-of-00002.safetensors": names[1::2]}
+    for shard, keys in shards.items():
+        save_file({k: hf_state[k] for k in keys}, str(tmp_path / shard), metadata={"format": "pt"})
+    weight_map = {k: shard for shard, keys in shards.items() for k in keys}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    (tmp_path / "config.json").write_text(json.dumps(gpt_config_to_hf(model.config)))
+    ids = random_ids()
+    with torch.no_grad():
+        assert torch.equal(load_hf_gpt2(tmp_path)(ids)[0], model(ids)[0])
+    (tmp_path / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(UserError, match="model-00002-of-00002.safetensors is missing"):
+        load_hf_gpt2(tmp_path)
+
+
 def test_conv1d_weights_are_transposed():
     model = lmlab_tiny()
     hf_state = gpt_state_dict_to_hf(model)
