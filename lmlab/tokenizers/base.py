@@ -33,7 +33,7 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar, Iterable
+from typing import Callable, ClassVar, Iterable
 
 from lmlab.errors import UserError
 from lmlab.tokenizers import hf_json
@@ -60,6 +60,28 @@ def garbage_collector_paused():
     finally:
         if was_enabled:
             gc.enable()
+
+
+class EncodeCache(dict):
+    """The ids of the pieces (words, pre-tokens) already encoded: ``cache[piece]`` looks them up
+    and computes them on first request. Words repeat (Zipf's law), so most lookups hit and
+    encoding a large text costs little more than splitting it. Emptied when `limit` is reached.
+
+    >>> cache = EncodeCache(lambda piece: [len(piece)])
+    >>> cache["hello"], len(cache)
+    ([5], 1)
+    """
+
+    def __init__(self, encode_piece: Callable[[str], list[int]], limit: int = 100_000) -> None:
+        super().__init__()
+        self.encode_piece = encode_piece
+        self.limit = limit
+
+    def __missing__(self, piece: str) -> list[int]:
+        if len(self) >= self.limit:
+            self.clear()
+        ids = self[piece] = self.encode_piece(piece)
+        return ids
 
 
 # type name -> Tokenizer subclass; filled by `register` so `load` can dispatch on the file's type.

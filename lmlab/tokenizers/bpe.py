@@ -43,7 +43,8 @@ import regex
 
 from lmlab.errors import UserError
 from lmlab.tokenizers import hf_json
-from lmlab.tokenizers.base import END_OF_TEXT, Tokenizer, garbage_collector_paused, progress_bar, register
+from lmlab.tokenizers.base import (END_OF_TEXT, EncodeCache, Tokenizer, garbage_collector_paused, progress_bar,
+                                   register)
 from lmlab.tokenizers.pair_counts import PairCounts, merge_pair
 
 # GPT-2's pre-tokenizer (Hugging Face's ByteLevel uses exactly this one) and GPT-4's (cl100k):
@@ -52,7 +53,6 @@ GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
 GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
                 r"""|\s*[\r\n]|\s+(?!\S)|\s+""")
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
-CACHE_SIZE = 100_000  # pre-tokens whose ids are remembered (cleared when full)
 
 
 def bytes_to_symbols() -> dict[int, str]:
@@ -111,7 +111,8 @@ class BPETokenizer(Tokenizer):
         self._bytes = dict(self.vocab)
         self._bytes.update({i: content.encode("utf-8") for content, i in self.special_tokens.items()})
         self._split = regex.compile(self.pattern).findall
-        self._cache: dict[str, list[int]] = {}
+        self._cache = EncodeCache(self._bpe)
+        self._vocab_size = max(self._bytes) + 1
 
     # --- training --------------------------------------------------------------------------
     @garbage_collector_paused()
@@ -160,17 +161,8 @@ class BPETokenizer(Tokenizer):
 
     # --- encoding and decoding --------------------------------------------------------------
     def encode_ordinary(self, text: str) -> list[int]:
-        if self.dropout:  # a fresh segmentation every time: no cache
-            return [i for piece in self._split(text) for i in self._bpe(piece)]
-        ids, cache = [], self._cache
-        for piece in self._split(text):
-            tokens = cache.get(piece)
-            if tokens is None:
-                if len(cache) >= CACHE_SIZE:
-                    cache.clear()
-                tokens = cache[piece] = self._bpe(piece)
-            ids.extend(tokens)
-        return ids
+        encode_piece = self._bpe if self.dropout else self._cache.__getitem__  # dropout: fresh every time
+        return [i for piece in self._split(text) for i in encode_piece(piece)]
 
     def _bpe(self, piece: str) -> list[int]:
         """One pre-token's bytes -> ids, applying the lowest-ranked applicable merge until none is left."""
@@ -195,7 +187,7 @@ class BPETokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
-        return max(self._bytes) + 1
+        return self._vocab_size
 
     # --- files ------------------------------------------------------------------------------
     @classmethod

@@ -36,7 +36,7 @@ from typing import Iterable
 
 from lmlab.errors import UserError
 from lmlab.tokenizers import hf_json, lattice
-from lmlab.tokenizers.base import END_OF_TEXT, Tokenizer, register
+from lmlab.tokenizers.base import END_OF_TEXT, EncodeCache, Tokenizer, register
 
 SPACE = "\u2581"  # ▁
 SPECIALS = ("<unk>", "<s>", "</s>", END_OF_TEXT)  # SentencePiece's unk, bos, eos, then lmlab's document separator
@@ -77,7 +77,7 @@ class UnigramTokenizer(Tokenizer):
         for b, i in enumerate(self._byte_ids):
             self._bytes[i] = bytes([b])
         self._boundaries = set(self.special_tokens.values()) - {self.unk_id}
-        self._cache: dict[str, list[int]] = {}
+        self._cache = EncodeCache(self._best_ids)
 
     # --- training --------------------------------------------------------------------------
     def train(self, texts: Iterable[str], vocab_size: int | None = None, *, max_piece_length: int = 16,
@@ -103,16 +103,12 @@ class UnigramTokenizer(Tokenizer):
     # --- encoding ---------------------------------------------------------------------------
     def encode_ordinary(self, text: str) -> list[int]:
         escaped = escape(text)
-        if not escaped:
-            return []
-        words = [SPACE + w for w in escaped.split(SPACE)[1:]] if self._by_word else [escaped]
-        ids, cache = [], self._cache
-        for word in words:
-            pieces = cache.get(word)
-            if pieces is None:
-                pieces = cache[word] = self._ids(word, lattice.viterbi(self._lattice(word), self._scores))
-            ids.extend(pieces)
-        return ids
+        if not self._by_word:
+            return self._best_ids(escaped)
+        return [i for word in escaped.split(SPACE)[1:] for i in self._cache[SPACE + word]]
+
+    def _best_ids(self, text: str) -> list[int]:
+        return self._ids(text, lattice.viterbi(self._lattice(text), self._scores))
 
     def nbest_encode(self, text: str, n: int) -> list[list[int]]:
         """The `n` best segmentations of `text`, best first."""

@@ -31,7 +31,8 @@ from typing import Iterable
 
 from lmlab.errors import UserError
 from lmlab.tokenizers import hf_json
-from lmlab.tokenizers.base import END_OF_TEXT, Tokenizer, garbage_collector_paused, progress_bar, register
+from lmlab.tokenizers.base import (END_OF_TEXT, EncodeCache, Tokenizer, garbage_collector_paused, progress_bar,
+                                   register)
 from lmlab.tokenizers.bert_normalizer import BertNormalizer
 from lmlab.tokenizers.pair_counts import PairCounts
 
@@ -54,7 +55,8 @@ class WordPieceTokenizer(Tokenizer):
 
     def _index(self) -> None:
         self._tokens = {i: token for token, i in self.vocab.items()}
-        self._cache: dict[str, list[int]] = {}
+        self._cache = EncodeCache(self._longest_match_first)
+        self._vocab_size = max(self._tokens, default=-1) + 1
 
     # --- training --------------------------------------------------------------------------
     @garbage_collector_paused()
@@ -120,13 +122,7 @@ class WordPieceTokenizer(Tokenizer):
 
     # --- encoding and decoding --------------------------------------------------------------
     def encode_ordinary(self, text: str) -> list[int]:
-        ids, cache = [], self._cache
-        for word in self.normalizer.split(text):
-            pieces = cache.get(word)
-            if pieces is None:
-                pieces = cache[word] = self._longest_match_first(word)
-            ids.extend(pieces)
-        return ids
+        return [i for word in self.normalizer.split(text) for i in self._cache[word]]
 
     def _longest_match_first(self, word: str) -> list[int]:
         unknown = [self.vocab[self.unk_token]]
@@ -165,7 +161,7 @@ class WordPieceTokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
-        return max(self._tokens) + 1
+        return self._vocab_size
 
     # --- files ------------------------------------------------------------------------------
     @classmethod
