@@ -13,6 +13,7 @@ import sys
 from lmlab.errors import UserError
 
 DEVICES = ["auto", "cpu", "cuda"]
+MODEL_FAMILIES = ["gpt", "ngram", "ffnn", "rnn", "lstm", "gru", "cnn"]  # lmlab.models.registry.MODELS (a test checks)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,11 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --- train / sample / eval a language model ------------------------------------------------
     train = commands.add_parser("train", help="train a language model into a run folder",
-                                description="Train a GPT language model on a corpus and write a run folder "
-                                            "(config.json, tokenizer.json, model.safetensors, "
-                                            "trainer_state.pt, metrics.jsonl, loss.png). Ctrl-C saves a "
-                                            "checkpoint and exits; --resume continues it.")
-    _add_training_options(train, "cpu", "tiny (seconds), cpu (<10 min on 2 cores), gpt2-small (124M, GPU)")
+                                description="Train a language model (GPT by default; --model picks the family) "
+                                            "on a corpus and write a run folder (config.json, tokenizer.json, "
+                                            "model.safetensors, trainer_state.pt, metrics.jsonl, loss.png). "
+                                            "Ctrl-C saves a checkpoint and exits; --resume continues it.")
+    _add_training_options(train, "cpu", "tiny (seconds), cpu (<10 min on 2 cores), gpt2-small (124M, GPU; "
+                                        "--model gpt only)")
+    train.add_argument("--model", choices=MODEL_FAMILIES, default=None,
+                       help="the model family: gpt (Transformer, the default), ngram (counted, Kneser-Ney), "
+                            "ffnn (Bengio 2003), rnn, lstm, gru (recurrent, truncated BPTT), cnn (gated causal "
+                            "convolutions); --set takes the fields of that family's config")
     train.add_argument("--tokenizer", default="char",
                        help="tokenizer algorithm to train on the training split (char), or a "
                             "tokenizer.json file to use as is (default: %(default)s)")

@@ -88,6 +88,41 @@ class WindowSampler:
         return [self.windows(chunk) for chunk in starts]
 
 
+class StreamSampler(WindowSampler):
+    """Consecutive windows for truncated backpropagation through time (TBPTT).
+
+    The ids are cut into `rows` equal segments, one per row of the global batch (laid out as
+    (micro-step, rank, row) like `WindowSampler.step_batches`). Each pass over the data reads
+    every segment window after window, so row r at step s + 1 continues exactly where row r at
+    step s stopped and a recurrent model can carry its hidden state across. Each pass starts at
+    its own random phase in [0, block_size), seeded by (seed, pass), so the window boundaries move
+    between passes. Still a pure function of the step; `restarts(step)` says when a new pass
+    begins (the carried states must start from zero there).
+    """
+
+    def __init__(self, ids: np.ndarray, block_size: int, rows: int, seed: int) -> None:
+        super().__init__(ids, block_size, seed)
+        self.rows, self.segment = rows, len(ids) // rows
+        self.windows_per_pass = (self.segment - 1) // block_size - 1  # room for the phase
+        if self.windows_per_pass < 1:
+            raise UserError(f"the data has {len(ids)} tokens: too few for {rows} streams of two windows of "
+                            f"{block_size} tokens; use more text or a smaller batch_size / block_size")
+
+    def restarts(self, step: int) -> bool:
+        return step % self.windows_per_pass == 0
+
+    def step_batches(self, step: int, batch_size: int, grad_accum: int, rank: int = 0, world_size: int = 1):
+        """This rank's micro-batches for `step`: window (step mod W) of each of its streams."""
+        if grad_accum * world_size * batch_size != self.rows:
+            raise ValueError(f"the sampler was built for {self.rows} streams, not "
+                             f"{grad_accum} x {world_size} x {batch_size}")
+        epoch, window = divmod(step, self.windows_per_pass)
+        phase = np.random.default_rng([self.seed, epoch]).integers(0, self.block_size)
+        starts = np.arange(self.rows) * self.segment + phase + window * self.block_size  # (rows,)
+        starts = starts.reshape(grad_accum, world_size, batch_size)[:, rank]
+        return [self.windows(micro) for micro in starts]
+
+
 def sequential_windows(ids: np.ndarray, block_size: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Every token exactly once as a target: consecutive non-overlapping windows, the last one
     padded with target -1 (ignored by the loss). Used for the full evaluation."""

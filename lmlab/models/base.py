@@ -1,7 +1,4 @@
-"""What every language model family shares: the vocabulary check and the parameter count.
-
-GPT (`gpt.py`) predates this file and spells the same two methods out itself.
-"""
+"""What every language model family shares: the vocabulary check and the parameter count."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lmlab.errors import UserError
+from lmlab.models.base import check_vocab_size
 from lmlab.nn.attention import CausalSelfAttention
 from lmlab.nn.kv_cache import KVCache
 from lmlab.nn.mlp import MLP
@@ -42,6 +43,14 @@ class GPTConfig:
     bias: bool = True  # biases in Linear layers and LayerNorms (GPT-2: True)
     attention: Literal["explicit", "sdpa"] = "sdpa"  # written-out formula or the fused kernel
     tie_weights: bool = True  # share the token embedding with the output projection
+
+    def validate(self) -> None:
+        if self.block_size < 1:
+            raise UserError("block_size must be >= 1")
+        if self.n_embd % self.n_head:
+            raise UserError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if not 0 <= self.dropout < 1:
+            raise UserError("dropout must be in [0, 1)")
 
 
 class Block(nn.Module):
@@ -98,9 +107,7 @@ class GPT(nn.Module):
 
     def check_tokenizer(self, tokenizer) -> None:
         """Refuse a tokenizer whose vocabulary does not match the embedding table."""
-        if tokenizer.vocab_size != self.config.vocab_size:
-            raise UserError(f"tokenizer has {tokenizer.vocab_size} tokens but the model was built for "
-                            f"{self.config.vocab_size}: use the tokenizer.json saved with the model")
+        check_vocab_size(tokenizer, self.config.vocab_size)
 
     def new_cache(self, batch_size: int, max_length: int | None = None) -> KVCache:
         weight = self.token_embedding.weight

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ class NGramConfig:
     vocab_size: int = 0
     order: int = 5  # n: the prediction sees the previous n - 1 tokens
     smoothing: Literal["kneser-ney", "add-k", "backoff"] = "kneser-ney"
-    discount: float | None = None  # None: modified KN's three discounts per order; a number: one discount
+    discount: Optional[float] = None  # None: modified KN's three discounts per order; a number: one discount
     k: float = 1.0  # add-k's pseudo-count (1 = Laplace)
     eos_id: int = -1  # the token that ends a sentence (-1: none); set from the tokenizer's end-of-text
     block_size: int = 256  # window length when `lmlab eval` scores windows (the model looks back order - 1)

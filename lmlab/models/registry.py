@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from lmlab.config import config_from_dict
 from lmlab.errors import UserError
+from lmlab.models.cnn_lm import CNNLM, CNNLMConfig
+from lmlab.models.ffnn_lm import FFNNLM, FFNNLMConfig
 from lmlab.models.gpt import GPT, GPTConfig
+from lmlab.models.ngram import NGramConfig, NGramLM
+from lmlab.models.rnn_lm import RNNLM, RNNLMConfig
 
-MODELS = {"gpt": (GPTConfig, GPT)}
+# rnn, lstm and gru are one class whose config names the cell (RNNLMConfig.cell == the family)
+MODELS = {"gpt": (GPTConfig, GPT), "ngram": (NGramConfig, NGramLM), "ffnn": (FFNNLMConfig, FFNNLM),
+          "rnn": (RNNLMConfig, RNNLM), "lstm": (RNNLMConfig, RNNLM), "gru": (RNNLMConfig, RNNLM),
+          "cnn": (CNNLMConfig, CNNLM)}
 
 
 def build_model(model_type: str, config: dict, source: str = "config"):

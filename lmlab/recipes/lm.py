@@ -1,32 +1,45 @@
 """Recipe: train, sample and evaluate a language model (`lmlab train | sample | eval`).
 
-    corpus -> split -> tokenizer (trained on the training split) -> ids -> GPT -> Trainer -> run folder
+    corpus -> split -> tokenizer (trained on the training split) -> ids -> model -> Trainer -> run folder
 
 Each step uses the library; this file only wires them together, chooses presets, and talks to
 the user. Presets are named configurations: ``tiny`` (seconds, for tests), ``cpu`` (the default:
 a small character-level GPT that writes recognisable Shakespeare-like text in under ten minutes
 on two cores) and ``gpt2-small`` (the 124M-parameter GPT-2 shape, for GPUs).
+
+`--model` picks the family (`lmlab.models.registry`): gpt (default), ngram, ffnn, rnn, lstm, gru,
+cnn. Every family has its own ``tiny`` and ``cpu`` presets, `--set` is typed against its config
+dataclass, and it lands in the same run folder layout (config.json keeps ``model_type``). Three
+differences, each in one place below: the n-gram model is counted in one pass instead of trained
+(`count_ngram`); recurrent models with ``carry_state`` read contiguous streams
+(`StreamSampler`) and carry their hidden state from step to step (truncated BPTT); everything
+else goes through the same Trainer.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
 from lmlab.config import apply_overrides, config_from_dict, config_to_dict, preset
-from lmlab.data.lm import WindowSampler, encode_documents, load_ids, save_ids, sequential_windows
+from lmlab.data.lm import StreamSampler, WindowSampler, encode_documents, load_ids, save_ids, sequential_windows
 from lmlab.errors import UserError
 from lmlab.evaluate.metrics import language_model_loss, perplexity
 from lmlab.generate.sampling import SamplingConfig, generate
 from lmlab.generate.streaming import TextStream
+from lmlab.models.cnn_lm import CNNLMConfig
+from lmlab.models.ffnn_lm import FFNNLMConfig
 from lmlab.models.gpt import GPTConfig
-from lmlab.models.registry import build_model
+from lmlab.models.ngram import NGramConfig, NGramLM
+from lmlab.models.registry import MODELS, build_model
+from lmlab.models.rnn_lm import RNNLMConfig
 from lmlab.tokenizers import TOKENIZERS, Tokenizer
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
@@ -45,7 +58,7 @@ class DataConfig:
 
 @dataclass
 class LMRunConfig:
-    model: GPTConfig = field(default_factory=GPTConfig)
+    model: Any = field(default_factory=GPTConfig)  # the family's config dataclass
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
 
@@ -67,6 +80,32 @@ PRESETS = {
                     beta2=0.95, eval_every=500, eval_batches=20, checkpoint_every=500),
     ),
 }
+
+
+def _family_presets(tiny, cpu) -> dict[str, LMRunConfig]:
+    """A family's `tiny` and `cpu` presets, trained like the GPT presets of the same name."""
+    return {"tiny": LMRunConfig(tiny, copy.deepcopy(PRESETS["tiny"].train)),
+            "cpu": LMRunConfig(cpu, copy.deepcopy(PRESETS["cpu"].train))}
+
+
+def _rnn_presets(cell: str) -> dict[str, LMRunConfig]:
+    return _family_presets(RNNLMConfig(cell=cell, block_size=32, n_embd=32, n_hidden=64, n_layer=1),
+                           RNNLMConfig(cell=cell, block_size=128, n_embd=128, n_hidden=256, n_layer=2, dropout=0.05))
+
+
+FAMILY_PRESETS = {
+    "gpt": PRESETS,
+    "ngram": _family_presets(NGramConfig(order=3, block_size=32), NGramConfig(order=5, block_size=128)),
+    "ffnn": _family_presets(FFNNLMConfig(context=4, block_size=32, n_embd=16, n_hidden=64),
+                            FFNNLMConfig(context=8, block_size=128, n_embd=64, n_hidden=512, dropout=0.05)),
+    "rnn": _rnn_presets("rnn"),
+    "lstm": _rnn_presets("lstm"),
+    "gru": _rnn_presets("gru"),
+    "cnn": _family_presets(CNNLMConfig(block_size=32, n_embd=32, n_layer=3),
+                           CNNLMConfig(block_size=128, n_embd=128, n_layer=6, dropout=0.05)),
+}
+DISPLAY_NAMES = {"gpt": "GPT", "ngram": "n-gram", "ffnn": "FFNN", "rnn": "RNN", "lstm": "LSTM", "gru": "GRU",
+                 "cnn": "CNN"}
 
 
 def say(message: str) -> None:
@@ -95,12 +134,15 @@ def load_run(path, device: str | torch.device = "cpu"):
         raise UserError(f"{run.tokenizer_path} is missing: {run.path} is not a complete run folder")
     model = build_model(config.get("model_type", "gpt"), config.get("model"), str(run.config_path))
     model.check_tokenizer(tokenizer)
-    run.load_model(model)
+    if isinstance(model, NGramLM):  # counts, not weights
+        model.load_state_dict(run.load_arrays(), str(run.model_path))
+    else:
+        run.load_model(model)
     return model.to(device).eval(), tokenizer, config
 
 
-def _configs_from_args(args) -> LMRunConfig:
-    config = preset(PRESETS, args.preset or "cpu")
+def _configs_from_args(args, model_type: str) -> LMRunConfig:
+    config = preset(FAMILY_PRESETS[model_type], args.preset or "cpu")
     config.data.corpus = args.data
     config.data.tokenizer = args.tokenizer
     if args.vocab_size is not None:
@@ -112,27 +154,30 @@ def _configs_from_args(args) -> LMRunConfig:
         config.train.seed = args.seed
     if args.compile:
         config.train.compile = True
-    _validate(config)
+    _validate(config, model_type)
     return config
 
 
-def _validate(config: LMRunConfig) -> None:
+def _validate(config: LMRunConfig, model_type: str) -> None:
     checks = [
         (config.train.max_steps >= 1, "max_steps must be >= 1"),
         (config.train.batch_size >= 1 and config.train.grad_accum >= 1, "batch_size and grad_accum must be >= 1"),
-        (config.model.block_size >= 1, "block_size must be >= 1"),
-        (config.model.n_embd % config.model.n_head == 0,
-         f"n_embd ({config.model.n_embd}) must be divisible by n_head ({config.model.n_head})"),
-        (0 <= config.model.dropout < 1, "dropout must be in [0, 1)"),
         (config.train.lr > 0, "lr must be > 0"),
+        (getattr(config.model, "cell", model_type) == model_type,
+         f"--set cell={getattr(config.model, 'cell', '')} contradicts --model {model_type}: "
+         f"choose the cell with --model rnn|lstm|gru"),
     ]
     for ok, message in checks:
         if not ok:
             raise UserError(message)
+    config.model.validate()
 
 
 def _run_config_from_file(saved: dict, source: str) -> LMRunConfig:
-    return LMRunConfig(config_from_dict(GPTConfig, saved["model"], source),
+    model_type = saved.get("model_type", "gpt")
+    if model_type not in MODELS:
+        raise UserError(f"{source}: unknown model type {model_type!r} (known: {', '.join(MODELS)})")
+    return LMRunConfig(config_from_dict(MODELS[model_type][0], saved["model"], source),
                        config_from_dict(TrainConfig, saved["train"], source),
                        config_from_dict(DataConfig, saved["data"], source))
 
@@ -168,12 +213,17 @@ def train_command(args) -> None:
 
 
 def train(args, context: distributed.Context) -> dict:
-    out = Path(args.out or f"runs/{args.preset or 'cpu'}-{Path(args.data).stem}")
+    chosen = getattr(args, "model", None)
+    family = f"{chosen}-" if chosen not in (None, "gpt") else ""
+    out = Path(args.out or f"runs/{family}{args.preset or 'cpu'}-{Path(args.data).stem}")
     run = RunFolder(out)
     if args.resume:
-        if args.overrides or args.preset:
-            raise UserError("--resume takes its configuration from the run's config.json: drop --preset/--set")
+        if args.overrides or args.preset or chosen:
+            raise UserError("--resume takes its configuration from the run's config.json: drop --model/--preset/--set")
         saved = run.read_config()
+        model_type = saved.get("model_type", "gpt")
+        if model_type == "ngram":
+            raise UserError(f"{out} is an n-gram run: it is counted in one pass, there is nothing to resume")
         config = _run_config_from_file(saved, str(run.config_path))
         if args.max_steps is not None:
             config.train.max_steps = args.max_steps  # extend (or shorten) a finished run
@@ -181,12 +231,15 @@ def train(args, context: distributed.Context) -> dict:
     else:
         if run.config_path.exists():
             raise UserError(f"{out} already holds a run: continue it with --resume or choose another --out")
-        config = _configs_from_args(args)
+        model_type = chosen or "gpt"
+        config = _configs_from_args(args, model_type)
         split_record = None
     if context.is_main and not args.resume:
         tokenizer, split_record = _prepare_data(config, run)
         config.model.vocab_size = tokenizer.vocab_size
-        run.write_config({"model_type": "gpt", "model": config_to_dict(config.model),
+        if model_type == "ngram":  # sentences end at the tokenizer's end-of-text
+            config.model.eos_id = -1 if tokenizer.eot_id is None else tokenizer.eot_id
+        run.write_config({"model_type": model_type, "model": config_to_dict(config.model),
                           "train": config_to_dict(config.train), "data": config_to_dict(config.data),
                           "data_split": split_record})
     distributed.barrier(context)
@@ -195,29 +248,31 @@ def train(args, context: distributed.Context) -> dict:
     train_ids, val_ids = load_ids(run.path / "data" / "train.npy"), load_ids(run.path / "data" / "val.npy")
 
     torch.manual_seed(config.train.seed)  # the same initial weights on every rank
-    model = build_model("gpt", config_to_dict(config.model))
+    model = build_model(model_type, config_to_dict(config.model))
     model.check_tokenizer(tokenizer)
     if context.rank:
         torch.manual_seed(config.train.seed + context.rank)  # different dropout masks per rank
-    train_sampler = WindowSampler(train_ids, config.model.block_size, config.train.seed)
-    val_sampler = WindowSampler(val_ids, config.model.block_size, config.train.seed)
-    eval_set = val_sampler.fixed_batches(config.train.eval_batches, config.train.batch_size,
-                                         context.rank, context.world_size)
     t = config.train
-    trainer = Trainer(
-        model, t, run,
-        train_batches=lambda step: train_sampler.step_batches(step, t.batch_size, t.grad_accum,
-                                                              context.rank, context.world_size),
-        eval_batches=lambda: eval_set,
-        context=context,
-    )
+    val_sampler = WindowSampler(val_ids, config.model.block_size, t.seed)
+    eval_set = val_sampler.fixed_batches(t.eval_batches, t.batch_size, context.rank, context.world_size)
+    if isinstance(model, NGramLM):
+        return count_ngram(model, tokenizer, run, train_ids, eval_set, context)
+    if getattr(config.model, "carry_state", False):  # truncated BPTT: contiguous streams, carried states
+        train_sampler = StreamSampler(train_ids, config.model.block_size,
+                                      t.batch_size * t.grad_accum * context.world_size, t.seed)
+        train_batches = lambda step: _carried_state_batches(model, train_sampler, step, t, context)  # noqa: E731
+    else:
+        train_sampler = WindowSampler(train_ids, config.model.block_size, t.seed)
+        train_batches = lambda step: train_sampler.step_batches(step, t.batch_size, t.grad_accum,  # noqa: E731
+                                                                context.rank, context.world_size)
+    trainer = Trainer(model, t, run, train_batches=train_batches, eval_batches=lambda: eval_set, context=context)
     if args.resume:
         trainer.resume()
         if context.is_main:
             say(f"resuming {out} at step {trainer.step} of {t.max_steps}")
     if context.is_main:
         tokens_per_step = t.batch_size * t.grad_accum * context.world_size * config.model.block_size
-        say(f"GPT: {model.num_parameters() / 1e6:.2f}M parameters ({model.num_parameters(False) / 1e6:.2f}M "
+        say(f"{DISPLAY_NAMES[model_type]}: {model.num_parameters() / 1e6:.2f}M parameters ({model.num_parameters(False) / 1e6:.2f}M "
             f"without embeddings); {len(train_ids):,} training / {len(val_ids):,} validation tokens; "
             f"{tokens_per_step:,} tokens per step; device {context.device}"
             f"{f' x {context.world_size} processes' if context.distributed else ''}; run folder {out}")
@@ -229,6 +284,37 @@ def train(args, context: distributed.Context) -> dict:
         _stream_sample(model, tokenizer, "", 200, SamplingConfig(temperature=0.8), context.device, seed=0,
                        out=sys.stderr)
     return summary
+
+
+def _carried_state_batches(model, sampler: StreamSampler, step: int, t: TrainConfig, context) -> list:
+    """(inputs, targets, state) per micro-batch: each slot's recurrent state continues its streams."""
+    if sampler.restarts(step):
+        model.reset_carried()  # a new pass over the data: the streams start afresh
+    micro = sampler.step_batches(step, t.batch_size, t.grad_accum, context.rank, context.world_size)
+    return [(inputs, targets, model.carried_state(slot)) for slot, (inputs, targets) in enumerate(micro)]
+
+
+def count_ngram(model: NGramLM, tokenizer, run: RunFolder, train_ids, eval_set, context) -> dict:
+    """An n-gram model's training: one counting pass, the counts saved, one validation estimate."""
+    from lmlab.viz import plot_loss_curves
+
+    started = time.perf_counter()
+    model.fit(train_ids)
+    seconds = time.perf_counter() - started
+    val_loss = sum(model(*batch)[1].item() for batch in eval_set) / len(eval_set)
+    if context.is_main:
+        run.save_arrays(model.state_dict(), step=1)
+        run.append_metrics({"step": 1, "count_seconds": round(seconds, 3), "tokens_seen": len(train_ids),
+                            "tokens_per_s": round(len(train_ids) / max(seconds, 1e-9), 1)})
+        run.append_metrics({"step": 1, "val_loss": val_loss, "val_perplexity": perplexity(val_loss)})
+        plot_loss_curves(run.read_metrics(), run.plot_path)
+        say(f"n-gram: counted {model.num_parameters():,} distinct n-grams of orders 1..{model.config.order} "
+            f"in {len(train_ids):,} tokens ({seconds:.2f}s); validation loss {val_loss:.4f}, "
+            f"perplexity {perplexity(val_loss):.2f}; run folder {run.path}. A sample (lmlab sample {run.path}):")
+        _stream_sample(model, tokenizer, "", 200, SamplingConfig(temperature=0.8), context.device,
+                       seed=0, out=sys.stderr)
+    return {"step": 1, "train_loss": math.nan, "best_val_loss": val_loss, "tokens_seen": len(train_ids),
+            "interrupted": False}
 
 
 # --- lmlab sample ------------------------------------------------------------------------------------

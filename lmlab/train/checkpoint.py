@@ -104,6 +104,23 @@ class RunFolder:
             raise UserError(f"{self.model_path}: weights do not fit the model in config.json "
                             f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
 
+    def save_arrays(self, arrays: dict, step: int) -> None:
+        """Numpy arrays (a counted model such as the n-gram's) as model.safetensors."""
+        from safetensors.numpy import save_file
+
+        metadata = {"format_version": str(RUN_FORMAT_VERSION), "step": str(step)}
+        atomic_write(self.model_path, lambda tmp: save_file(arrays, str(tmp), metadata=metadata))
+
+    def load_arrays(self) -> dict:
+        from safetensors.numpy import load_file
+
+        if not self.model_path.is_file():
+            raise UserError(f"{self.model_path} is missing: the run has no saved model yet")
+        try:
+            return load_file(str(self.model_path))
+        except (SafetensorError, OSError) as error:
+            raise UserError(f"{self.model_path}: not a readable safetensors file ({error})") from None
+
     # --- trainer state --------------------------------------------------------------------
     def save_state(self, state: dict) -> None:
         state = {"format_version": RUN_FORMAT_VERSION, **state}
