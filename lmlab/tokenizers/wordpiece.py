@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional  # Optional: `--set strip_accents=...` parses it (lmlab.config)
 
 from lmlab.errors import UserError
 from lmlab.tokenizers import hf_json
@@ -61,7 +61,7 @@ class WordPieceTokenizer(Tokenizer):
     # --- training --------------------------------------------------------------------------
     @garbage_collector_paused()
     def train(self, texts: Iterable[str], vocab_size: int | None = None, *, lowercase: bool = True,
-              strip_accents: bool | None = None, progress: bool = False) -> "WordPieceTokenizer":
+              strip_accents: Optional[bool] = None, progress: bool = False) -> "WordPieceTokenizer":
         """Learn a vocabulary of `vocab_size` entries: specials, characters, then merges by score."""
         vocab_size = vocab_size or self.default_vocab_size
         self.normalizer = BertNormalizer(lowercase=lowercase, strip_accents=strip_accents)

@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO
 
 from lmlab.tokenizers import load_tokenizer
+from lmlab.tokenizers.bpe import GPT4_PATTERN
 
 
 def lmlab(*args, cwd, extra_options=()):
@@ -44,6 +45,19 @@ def test_train_every_algorithm(trained, algo, options):
     tokenizer = load_tokenizer(folder / f"{algo}.json")
     assert tokenizer.type_name == algo and tokenizer.vocab_size <= 300
     assert "training split" in result.stderr
+
+
+def test_set_passes_typed_options_to_the_algorithm(trained):
+    folder, _ = trained
+    for algo, options in [("wordpiece", ["lowercase=false", "strip_accents=true"]), ("bpe", ["pattern=gpt4"])]:
+        result = lmlab("tokenizer", "train", "--algo", algo, "--vocab-size", 300, "--data", folder / "corpus.txt",
+                       "--out", "options.json", *[word for o in options for word in ("--set", o)], cwd=folder)
+        assert result.returncode == 0, result.stderr
+        tokenizer = load_tokenizer(folder / "options.json")
+        if algo == "wordpiece":
+            assert (tokenizer.normalizer.lowercase, tokenizer.normalizer.strip_accents) == (False, True)
+        else:
+            assert tokenizer.pattern == GPT4_PATTERN
 
 
 def test_encode_text_then_decode_the_ids(trained):
