@@ -137,13 +137,12 @@ def expected_counts(ends: list[list[Node]], probabilities, frequency: float, cou
     for end in range(1, len(ends)):
         for start, piece in ends[end]:
             alpha[end] += alpha[start] * probabilities[piece]
+    total = alpha[-1]
     beta = [0.0] * (len(ends) - 1) + [1.0]  # P(text[e:])
     for end in range(len(ends) - 1, 0, -1):  # beta[end] is complete: its pieces end further on
+        after, weight = beta[end], beta[end] * frequency / total
         for start, piece in ends[end]:
-            beta[start] += probabilities[piece] * beta[end]
-    total = alpha[-1]
-    for end in range(1, len(ends)):
-        weight = beta[end] * frequency / total
-        for start, piece in ends[end]:
-            counts[piece] += alpha[start] * probabilities[piece] * weight
+            probability = probabilities[piece]
+            beta[start] += probability * after
+            counts[piece] += alpha[start] * probability * weight  # P(paths through this piece) / P(text)
     return total
