@@ -8,7 +8,7 @@ decoder). This base class owns everything shared: special tokens, batch encoding
 
 An lmlab ``tokenizer.json`` *is* a Hugging Face file: ``tokenizers.Tokenizer.from_file`` reads it
 and gives the same ids. lmlab's header (format version, algorithm) sits inside the ``model``
-section, the one place where Hugging Face's reader accepts an extra key::
+section: Hugging Face's reader refuses unknown top-level keys but not a component's extra keys::
 
     {"version": "1.0", "truncation": null, "padding": null,
      "added_tokens": [{"id": 256, "content": "<|endoftext|>", "special": true, ...}],
@@ -40,6 +40,7 @@ from lmlab.tokenizers import hf_json
 
 TOKENIZER_FORMAT_VERSION = 1
 END_OF_TEXT = "<|endoftext|>"
+
 
 def progress_bar(total: int, description: str, enabled: bool):
     """A progress bar on stderr for training loops (tqdm, imported only when training)."""
