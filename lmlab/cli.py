@@ -105,6 +105,49 @@ def build_parser() -> argparse.ArgumentParser:
                           help='print one JSON object {"loss", "perplexity", "tokens"} on stdout')
     evaluate.set_defaults(handler=_eval)
 
+    compare = commands.add_parser("compare", help="train every model family on the same text and compare them",
+                                  description="Train every language-model family (n-gram, FFNN, RNN, LSTM, GRU, "
+                                              "CNN, GPT) on the same corpus, split and tokenizer under the same "
+                                              "budget, then write one table (compare.md, compare.json, "
+                                              "compare.png): parameters, validation perplexity, training time, "
+                                              "training and generation tokens/s, peak memory, a sample.")
+    compare.add_argument("--data", default=None, help="corpus name or path (default: the preset's: pydoc for "
+                                                      "tiny, shakespeare for default)")
+    compare.add_argument("--out", default=None, help="folder for the runs and the table "
+                                                     "(default: runs/compare-<preset>-<data>)")
+    compare.add_argument("--preset", choices=["tiny", "default"], default="default",
+                         help="tiny (under a minute, for tests) or default (about 15 minutes on 2 cores) "
+                              "(default: %(default)s)")
+    compare.add_argument("--models", default=None, help="comma-separated families to compare (default: all)")
+    compare.add_argument("--max-steps", type=int, default=None, help="optimizer steps for every neural model")
+    compare.add_argument("--budget-seconds", type=float, default=None,
+                         help="seconds of training for every neural model (the default preset: 90)")
+    compare.add_argument("--tokenizer", default="char", help="tokenizer algorithm or tokenizer.json, trained "
+                                                             "once and shared (default: %(default)s)")
+    compare.add_argument("--seed", type=int, default=1337, help="random seed (default: %(default)s)")
+    compare.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
+    compare.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
+    compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                         help="a training setting for every family, e.g. --set lr=2e-3 (repeatable)")
+    compare.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    compare.set_defaults(handler=_compare)
+
+    profile = commands.add_parser("profile", help="parameters, FLOPs, memory, latency, throughput and MFU of a run",
+                                  description="Measure a trained run on this machine: parameters (with and "
+                                              "without embeddings), FLOPs per token, peak memory of a training "
+                                              "step and of generation, latency to the first token and per token, "
+                                              "training and generation tokens/s at several batch sizes, and MFU "
+                                              "against the device's peak (measured matmul peak on a CPU).")
+    profile.add_argument("run", help="run folder written by `lmlab train`")
+    profile.add_argument("--batch-sizes", default="1,2,4,8",
+                         help="comma-separated batch sizes to measure (default: %(default)s)")
+    profile.add_argument("--steps", type=int, default=3, help="timed training steps per batch size (default: %(default)s)")
+    profile.add_argument("--new-tokens", type=int, default=64, help="tokens to generate per measurement "
+                                                                    "(default: %(default)s)")
+    profile.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
+    profile.add_argument("--json", action="store_true", help="print one JSON object with every measure")
+    profile.set_defaults(handler=_profile)
+
     # --- tokenizers ---------------------------------------------------------------------------
     tokenizer = commands.add_parser("tokenizer", help="train, inspect and use tokenizers",
                                     description="Tokenizers from scratch (char, word, byte-level BPE, "
@@ -188,6 +231,18 @@ def _eval(args):
     from lmlab.recipes import lm
 
     lm.eval_command(args)
+
+
+def _compare(args):
+    from lmlab.recipes import compare
+
+    compare.compare_command(args)
+
+
+def _profile(args):
+    from lmlab.recipes import profile
+
+    profile.profile_command(args)
 
 
 def _corpus_list(args):

@@ -28,3 +28,33 @@ def plot_loss_curves(records: list[dict], path: Path) -> None:
     figure.tight_layout()
     atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     plt.close(figure)
+
+
+def plot_comparison(rows: list[dict], curves: dict[str, list], path: Path) -> None:
+    """`lmlab compare`: validation perplexity per family (bars) and validation loss against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lmlab.train.checkpoint import atomic_write
+
+    figure, (bars, lines) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = [r["name"] for r in rows]
+    bars.bar(names, [r["val_perplexity"] for r in rows], color="tab:blue")
+    bars.set_ylabel("validation perplexity (lower is better)")
+    bars.set_yscale("log")
+    bars.grid(axis="y", alpha=0.3)
+    for r in rows:
+        curve = curves.get(r["family"], [])
+        if len(curve) == 1:  # counted, not trained: one estimate, drawn as a level
+            lines.axhline(curve[0][1], linestyle="--", linewidth=1, label=r["name"], color="gray")
+        elif curve:
+            lines.plot(*zip(*curve), "o-", markersize=3, linewidth=1.2, label=r["name"])
+    lines.set_xlabel("optimizer step")
+    lines.set_ylabel("validation loss (nats/token)")
+    lines.grid(alpha=0.3)
+    lines.legend()
+    figure.tight_layout()
+    atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    plt.close(figure)

@@ -278,6 +278,7 @@ def train(args, context: distributed.Context) -> dict:
             f"{f' x {context.world_size} processes' if context.distributed else ''}; run folder {out}")
     started = time.perf_counter()
     summary = trainer.fit()
+    summary["seconds"] = time.perf_counter() - started
     if context.is_main and not summary["interrupted"]:
         say(f"trained in {time.perf_counter() - started:.0f}s. A sample (lmlab sample {out}):")
         model.eval()
@@ -314,7 +315,7 @@ def count_ngram(model: NGramLM, tokenizer, run: RunFolder, train_ids, eval_set, 
         _stream_sample(model, tokenizer, "", 200, SamplingConfig(temperature=0.8), context.device,
                        seed=0, out=sys.stderr)
     return {"step": 1, "train_loss": math.nan, "best_val_loss": val_loss, "tokens_seen": len(train_ids),
-            "interrupted": False}
+            "interrupted": False, "seconds": seconds}
 
 
 # --- lmlab sample ------------------------------------------------------------------------------------

@@ -1,0 +1,199 @@
+"""Profiling a language model: the efficiency measures of the notes, measured on this machine.
+
+- parameter count, with and without the token-embedding table;
+- FLOPs per token: 2 per weight a token's activations are multiplied by (one multiply, one add),
+  plus attention's 4 * n_layer * n_embd * context for a Transformer (QK^T and the weighted sum
+  of V over `context` keys). A training step costs about 3x the forward (backward = 2x). Lookup
+  tables (embeddings, n-gram counts) cost no multiplications;
+- peak memory of a training step and of generation: on CUDA the allocator's peak; on a CPU the
+  process's resident memory sampled every millisecond, above what it was before;
+- latency: time to the first generated token (prefill included) and per token after it;
+- throughput in tokens/s, training and generation, at several batch sizes;
+- MFU, model FLOPs utilisation (PaLM, Chowdhery et al. 2022): achieved FLOP/s over the device's
+  peak. The peak comes from a table of datasheet numbers for known GPUs; for a CPU, and for a GPU
+  not in the table ("estimated"), it is the best rate of a large matrix multiplication measured
+  here and now.
+
+Training steps run through the real `Trainer` (clipping, AdamW, autocast) on a copy of the model,
+with random tokens: speed does not depend on the text.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tempfile
+import threading
+import time
+
+import torch
+import torch.nn as nn
+
+from lmlab.generate.sampling import SamplingConfig, generate
+
+# Dense bf16 tensor-core peaks from the vendors' datasheets (FLOP/s), matched on the device name.
+GPU_PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12,
+                  "A10": 125e12, "V100": 125e12, "T4": 65e12}
+
+
+# --- FLOPs --------------------------------------------------------------------------------------
+def forward_flops_per_token(model, context: int) -> int:
+    """Forward FLOPs per token: 2 x the weights that multiply activations, + attention (GPT)."""
+    if not isinstance(model, nn.Module):
+        return 0  # counted models look probabilities up
+    lookups = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    multiplied = {id(m.weight) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d))}
+    weights = {id(p): p for p in model.parameters() if p.dim() >= 2 and (id(p) in multiplied or id(p) not in lookups)}
+    flops = 2 * sum(p.numel() for p in weights.values())
+    config = model.config
+    if hasattr(config, "n_head"):  # attention over the context: QK^T and AV, n_embd each per key
+        flops += 4 * config.n_layer * config.n_embd * context
+    return flops
+
+
+# --- peaks ----------------------------------------------------------------------------------------
+def measured_matmul_flops(device: torch.device, size: int = 1024, repeats: int = 5) -> float:
+    """The best FLOP/s of a (size x size) @ (size x size) product here (fp32 on CPU, bf16 on CUDA)."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
+    best = math.inf
+    for _ in range(repeats + 1):
+        _synchronize(device)
+        started = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        _synchronize(device)
+        best = min(best, (time.perf_counter() - started) / 4)
+    return 2 * size**3 / best
+
+
+def device_peak(device: torch.device) -> dict:
+    """{"name", "peak_flops", "source"}: datasheet for known GPUs, measured otherwise."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, flops in GPU_PEAK_FLOPS.items():
+            if key in name:
+                return {"name": name, "peak_flops": flops, "source": "datasheet (dense bf16)"}
+        return {"name": name, "peak_flops": measured_matmul_flops(device), "source": "estimated (measured bf16 matmul)"}
+    return {"name": f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)",
+            "peak_flops": measured_matmul_flops(device), "source": "measured fp32 matmul"}
+
+
+# --- memory ---------------------------------------------------------------------------------------
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux
+        import psutil
+
+        return psutil.Process().memory_info().rss
+
+
+class PeakMemory:
+    """`with PeakMemory(device) as peak: ...`, then `peak.megabytes`: the most memory used above
+    the level at entry (CUDA: allocator peak; CPU: resident memory sampled every millisecond)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.megabytes = device, 0.0
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+        else:
+            self.base = self.peak = _resident_bytes()
+            self.running = True
+            self.thread = threading.Thread(target=self._sample, daemon=True)
+            self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, _resident_bytes())
+            time.sleep(0.001)
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self.running = False
+            self.thread.join()
+            peak = max(self.peak, _resident_bytes())
+        self.megabytes = (peak - self.base) / 2**20
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# --- measurements ---------------------------------------------------------------------------------
+def measure_training(model, batch_size: int, block_size: int, steps: int, device: torch.device) -> dict:
+    """Seconds per Trainer step on random tokens (after one warm-up step), tokens/s, peak memory."""
+    from lmlab.train.checkpoint import RunFolder
+    from lmlab.train.trainer import TrainConfig, Trainer
+
+    V = model.config.vocab_size
+    batch = (torch.randint(0, V, (batch_size, block_size)), torch.randint(0, V, (batch_size, block_size)))
+    config = TrainConfig(batch_size=batch_size, max_steps=steps + 1, warmup_steps=0, log_every=10**9)
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = Trainer(copy.deepcopy(model), config, RunFolder(folder), train_batches=lambda step: [batch],
+                          context=_context(device))
+        trainer.model.train()
+        trainer.train_step()  # warm-up: allocator, optimizer state
+        with PeakMemory(device) as peak:
+            _synchronize(device)
+            started = time.perf_counter()
+            for _ in range(steps):
+                trainer.train_step()
+            _synchronize(device)
+            seconds = (time.perf_counter() - started) / steps
+    return {"seconds_per_step": seconds, "tokens_per_s": batch_size * block_size / seconds,
+            "peak_memory_mb": peak.megabytes}
+
+
+def measure_generation(model, batch_size: int, prompt_length: int, new_tokens: int, device: torch.device) -> dict:
+    """Greedy generation: time to the first token, per token after it, tokens/s, peak memory."""
+    prompt = torch.randint(0, model.config.vocab_size, (batch_size, prompt_length), device=device)
+    list(generate(model, prompt, 2, SamplingConfig(strategy="greedy")))  # warm-up
+    stamps = []
+    with PeakMemory(device) as peak:
+        started = time.perf_counter()
+        for _ in generate(model, prompt, new_tokens, SamplingConfig(strategy="greedy")):
+            _synchronize(device)
+            stamps.append(time.perf_counter())
+    total = stamps[-1] - started
+    return {"first_token_ms": (stamps[0] - started) * 1e3,
+            "per_token_ms": (stamps[-1] - stamps[0]) / max(len(stamps) - 1, 1) * 1e3,
+            "tokens_per_s": batch_size * len(stamps) / total, "peak_memory_mb": peak.megabytes}
+
+
+def _context(device: torch.device):
+    from lmlab.train.distributed import Context
+
+    return Context(device=device)
+
+
+def profile_model(model, device: torch.device, batch_sizes: list[int], block_size: int,
+                  train_steps: int = 3, new_tokens: int = 64) -> dict:
+    """Every measure of the module docstring for one model, as a JSON-able dict."""
+    model = model.to(device).eval()
+    forward = forward_flops_per_token(model, block_size)
+    peak = device_peak(device)
+    result = {"parameters": model.num_parameters(),
+              "parameters_without_embeddings": model.num_parameters(include_embeddings=False),
+              "forward_flops_per_token": forward, "training_flops_per_token": 3 * forward,
+              "device": peak, "block_size": block_size, "training": [], "generation": []}
+    for batch_size in batch_sizes:
+        if isinstance(model, nn.Module):
+            train = measure_training(model, batch_size, block_size, train_steps, device)
+            train["mfu"] = train["tokens_per_s"] * 3 * forward / peak["peak_flops"]
+            result["training"].append({"batch_size": batch_size, **train})
+        decode = measure_generation(model, batch_size, min(16, block_size), new_tokens, device)
+        decode["mfu"] = decode["tokens_per_s"] * forward / peak["peak_flops"]
+        result["generation"].append({"batch_size": batch_size, **decode})
+    return result

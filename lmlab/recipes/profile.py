@@ -1,0 +1,66 @@
+"""Recipe: `lmlab profile RUN [--json]`, the efficiency measures of a trained run (see
+`lmlab.evaluate.profile` for what each number means and how it is measured)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from lmlab.errors import UserError
+from lmlab.evaluate.profile import profile_model
+from lmlab.models.ngram import NGramLM, NGramConfig
+from lmlab.recipes.lm import DISPLAY_NAMES, load_run, say
+from lmlab.train import distributed
+from lmlab.train.checkpoint import RunFolder
+
+
+def _batch_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UserError(f"--batch-sizes expects numbers separated by commas, e.g. 1,2,4,8; got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise UserError(f"--batch-sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def profile_command(args) -> None:
+    sizes = _batch_sizes(args.batch_sizes)
+    if args.steps < 1 or args.new_tokens < 2:
+        raise UserError("--steps must be >= 1 and --new-tokens >= 2")
+    device = distributed.resolve_device(args.device)
+    model, _, config = load_run(args.run, device)
+    family = config.get("model_type", "gpt")
+    say(f"profiling {args.run} ({DISPLAY_NAMES[family]}) on {device} at batch sizes {sizes}")
+    result = {"run": str(args.run), "model_type": family,
+              **profile_model(model, device, sizes, model.config.block_size, args.steps, args.new_tokens)}
+    if isinstance(model, NGramLM):  # its training is counting: time a recount of the training split
+        from lmlab.data.lm import load_ids
+
+        ids = load_ids(RunFolder(args.run).path / "data" / "train.npy")
+        started = time.perf_counter()
+        NGramLM(NGramConfig(**vars(model.config))).fit(ids)
+        seconds = time.perf_counter() - started
+        result["counting"] = {"tokens": len(ids), "seconds": seconds, "tokens_per_s": len(ids) / seconds}
+    if args.json:
+        print(json.dumps(result))
+        return
+    peak = result["device"]
+    print(f"{DISPLAY_NAMES[family]} {args.run}: {result['parameters']:,} parameters "
+          f"({result['parameters_without_embeddings']:,} without embeddings); "
+          f"{result['forward_flops_per_token'] / 1e6:.2f} MFLOP per token forward, "
+          f"{result['training_flops_per_token'] / 1e6:.2f} per training token")
+    print(f"device: {peak['name']}, peak {peak['peak_flops'] / 1e9:,.1f} GFLOP/s ({peak['source']})")
+    if "counting" in result:
+        print(f"counting: {result['counting']['tokens_per_s']:,.0f} tokens/s "
+              f"({result['counting']['tokens']:,} tokens in {result['counting']['seconds']:.2f}s)")
+    print("| batch | train tokens/s | train peak MB | train MFU | generate tokens/s | first token ms "
+          "| per token ms | generate peak MB | generate MFU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    training = {row["batch_size"]: row for row in result["training"]}
+    for row in result["generation"]:
+        train = training.get(row["batch_size"])
+        train_cells = (f"{train['tokens_per_s']:,.0f} | {train['peak_memory_mb']:.1f} | {train['mfu']:.2%}"
+                       if train else "- | - | -")
+        print(f"| {row['batch_size']} | {train_cells} | {row['tokens_per_s']:,.0f} | {row['first_token_ms']:.2f} "
+              f"| {row['per_token_ms']:.2f} | {row['peak_memory_mb']:.1f} | {row['mfu']:.2%} |")
