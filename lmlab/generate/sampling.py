@@ -71,26 +71,30 @@ def next_token(logits: torch.Tensor, config: SamplingConfig, generator: torch.Ge
 @torch.no_grad()
 def generate(model, ids: torch.Tensor, max_new_tokens: int, config: SamplingConfig | None = None,
              stop_token: int | None = None, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
-    """Yield new tokens (B, 1) one by one, using the model's KV cache.
+    """Yield new tokens (B, 1) one by one, using the model's cache (`model.new_cache`).
 
-    `ids` (B, T) is cropped from the left to fit the context. When the cache fills up, the last
-    half of the context is prefilled again (learned absolute positions cannot slide), so long
-    generations cost a re-prefill every block_size / 2 tokens. Stops after `stop_token` (B = 1)
+    A GPT's cache is a KV cache of block_size positions; the other families carry a state that
+    never fills (an RNN's hidden state, the last tokens of an n-gram, FFNN or CNN), which
+    `max_length = None` says. For a KV cache, `ids` (B, T) is cropped from the left to fit the
+    context. When the cache fills up, the last half of the context is prefilled again (learned
+    absolute positions cannot slide), so long generations cost a re-prefill every block_size / 2
+    tokens. Stops after `stop_token` (B = 1)
     or `max_new_tokens`.
     """
     config = config or SamplingConfig()
-    block_size = model.config.block_size
-    context = ids[:, -block_size:]
     cache = model.new_cache(ids.size(0))
+    limit = cache.max_length  # a KV cache fills up; recurrent and sliding-window states never do (None)
+    context = ids if limit is None else ids[:, -limit:]
     logits, _ = model(context, cache=cache)  # prefill: the whole prompt at once
     for _ in range(max_new_tokens):
         token = next_token(logits[:, -1, :], config, generator)  # (B, 1)
         yield token
         if stop_token is not None and bool((token == stop_token).all()):
             return
-        context = torch.cat([context, token], dim=1)[:, -block_size - 1:]
-        if cache.length == block_size:  # full: keep the most recent half and prefill it again
-            context = context[:, -(block_size // 2):]
+        if limit is not None:
+            context = torch.cat([context, token], dim=1)[:, -limit - 1:]
+        if cache.length == limit:  # full: keep the most recent half and prefill it again
+            context = context[:, -(limit // 2):]
             cache.reset()
             logits, _ = model(context, cache=cache)
         else:
