@@ -129,10 +129,8 @@ class NGramLM:
         self.keys, self.counts = [np.zeros(1, dtype=np.int64)], [np.array([targets.sum()], dtype=np.int64)]
         for j in range(1, n + 1):
             valid = offsets >= j - 1  # the j tokens ending here lie in one padded sentence
-            keys = np.full(len(tokens), -1, dtype=np.int64)
-            keys[valid] = np.roll(previous, 1)[valid] * self.radix + tokens[valid] if j > 1 \
-                else tokens[valid]
-            table, inverse = np.unique(keys[valid], return_inverse=True)
+            parents = np.roll(previous, 1)  # the (j-1)-sequence ending one position earlier (j = 1: the empty one)
+            table, inverse = np.unique(parents[valid] * self.radix + tokens[valid], return_inverse=True)
             current = np.full(len(tokens), -1, dtype=np.int64)
             current[valid] = inverse
             self.keys.append(table)
