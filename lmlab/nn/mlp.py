@@ -1,22 +1,55 @@
 """The position-wise feed-forward network of a Transformer block.
 
-Each position goes through the same two-layer MLP: expand to `hidden` (4 x n_embd in GPT-2),
-apply a nonlinearity, project back. Attention mixes information *across* positions; the MLP
-transforms each position on its own. GPT-2 uses GELU in its tanh approximation.
+Each position goes through the same two-layer MLP: expand to `hidden` units, apply a
+nonlinearity, project back. Attention mixes information *across* positions; the MLP transforms
+each position on its own, and holds about two thirds of a Transformer's weights.
+
+Three activations (`ACTIVATIONS`):
+
+- relu (the original Transformer): max(0, x). Cheap; units that stay negative get no gradient.
+- gelu (BERT, GPT-2; here in GPT-2's tanh approximation): x * Phi(x), a smooth ReLU that lets
+  small negative values through.
+- swiglu (Shazeer, 2020; PaLM, LLaMA): down(silu(gate(x)) * up(x)). A *gated* unit: one
+  projection decides, per hidden unit, how much of the other passes. It has three matrices, so
+  `mlp_hidden` gives it 2/3 of the units (8C/3 instead of 4C) to keep the parameter count.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch.nn as nn
+
+ACTIVATIONS = ("gelu", "relu", "swiglu")
+
+
+def mlp_hidden(n_embd: int, activation: str) -> int:
+    """4 x n_embd units, or 2/3 of that (rounded up to a multiple of 8) for the three-matrix SwiGLU."""
+    if activation == "swiglu":
+        return math.ceil(8 * n_embd / 3 / 8) * 8
+    return 4 * n_embd
 
 
 class MLP(nn.Module):
-    def __init__(self, n_embd: int, hidden: int, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(self, n_embd: int, hidden: int, dropout: float = 0.0, bias: bool = True,
+                 activation: str = "gelu") -> None:
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         self.up = nn.Linear(n_embd, hidden, bias=bias)
-        self.activation = nn.GELU(approximate="tanh")
+        if activation == "relu":
+            self.activation = nn.ReLU()
+        elif activation == "gelu":
+            self.activation = nn.GELU(approximate="tanh")
+        else:
+            self.activation = nn.SiLU()
         self.down = nn.Linear(hidden, n_embd, bias=bias)
         self.dropout = nn.Dropout(dropout)
+        self.gate = nn.Linear(n_embd, hidden, bias=bias) if activation == "swiglu" else None
 
     def forward(self, x):  # (B, T, C) -> (B, T, C)
-        return self.dropout(self.down(self.activation(self.up(x))))
+        if self.gate is None:
+            hidden = self.activation(self.up(x))  # (B, T, hidden)
+        else:
+            hidden = self.activation(self.gate(x)) * self.up(x)  # the gate decides what of `up` passes
+        return self.dropout(self.down(hidden))

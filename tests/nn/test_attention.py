@@ -3,9 +3,14 @@ import math
 import pytest
 import torch
 
-from lmlab.nn.attention import CausalSelfAttention, explicit_attention, scaled_dot_product_scores
+from lmlab.nn.attention import AttentionConfig, MultiHeadAttention, explicit_attention, scaled_dot_product_scores
 from lmlab.nn.kv_cache import KVCache
 from lmlab.nn.masks import additive_mask, causal_mask
+
+
+def CausalSelfAttention(n_embd, n_head, path="sdpa", **options):
+    """GPT's attention: causal self-attention with a fused QKV projection."""
+    return MultiHeadAttention(AttentionConfig(n_embd, n_head, causal=True, path=path, **options))
 
 
 def test_scores_are_dot_products_over_sqrt_dk():
@@ -49,9 +54,9 @@ def test_fast_path_with_cache_and_several_new_tokens_matches_full():
     x = torch.randn(1, 7, 16)
     full, _ = attention(x)
     cache = KVCache(1, 1, 4, 4, max_length=7)
-    first, _ = attention(x[:, :4], cache)
+    first, _ = attention(x[:, :4], cache=cache)
     cache.advance()
-    second, _ = attention(x[:, 4:], cache)
+    second, _ = attention(x[:, 4:], cache=cache)
     assert torch.allclose(torch.cat([first, second], 1), full, atol=1e-6)
 
 

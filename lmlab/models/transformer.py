@@ -1,0 +1,121 @@
+"""The parts every lmlab Transformer is assembled from, chosen by config.
+
+GPT (decoder only), the encoder-decoder of `lmlab.models.seq2seq` and BERT (encoder only) differ
+in how they stack blocks and what they predict; the blocks themselves are the same
+`lmlab.nn.block.TransformerBlock`, and `TransformerConfig` is the one set of keys that chooses
+their parts, so ``--set pos=rope`` or ``--set norm=rmsnorm`` means the same thing for each:
+
+    attention   explicit | sdpa                  the written-out formula or the fused kernel
+    score       scaled_dot | dot | bilinear | additive
+    n_kv_head   None (= n_head) | k              grouped-query attention; 1 = multi-query
+    fused_qkv   one Q/K/V projection or three
+    orthogonal_init                              orthonormal per-head W_Q, W_K, W_V at the start
+    pos         learned | sinusoidal | relative | t5 | rope | alibi
+    norm        layernorm | rmsnorm | batchnorm
+    norm_position  pre | post
+    activation  gelu | relu | swiglu
+    scale_embeddings                             token embeddings x sqrt(n_embd), as the original
+
+`init_weights` is GPT-2's initialisation, shared: N(0, 0.02) for every matrix and embedding,
+zero biases, and the projections that write into the residual stream scaled by
+1/sqrt(2 * number of residual layers), so the stream's variance does not grow with depth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import torch.nn as nn
+
+from lmlab.errors import UserError
+from lmlab.nn.attention import AttentionConfig, MultiHeadAttention
+from lmlab.nn.block import TransformerBlock
+from lmlab.nn.positional import positional_encoding
+
+RESIDUAL_PROJECTIONS = ("attn.proj.weight", "mlp.down.weight")  # cross_attn.proj.weight ends the same way
+
+
+@dataclass
+class TransformerConfig:
+    """The shape of the stack and its interchangeable parts (see the module docstring)."""
+
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 384
+    dropout: float = 0.0
+    bias: bool = True  # biases in Linear layers and norms (GPT-2: True)
+    attention: Literal["explicit", "sdpa"] = "sdpa"  # written-out formula or the fused kernel
+    score: Literal["scaled_dot", "dot", "bilinear", "additive"] = "scaled_dot"  # how a query scores a key
+    n_kv_head: Optional[int] = None  # key/value heads: None = n_head, fewer = grouped-query, 1 = multi-query
+    fused_qkv: bool = True  # one Linear for Q, K and V
+    orthogonal_init: bool = False  # orthonormal rows for the per-head W_Q, W_K, W_V
+    pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi"] = "learned"  # where tokens are
+    norm: Literal["layernorm", "rmsnorm", "batchnorm"] = "layernorm"
+    norm_position: Literal["pre", "post"] = "pre"  # Norm inside the residual (pre) or after the sum (post)
+    activation: Literal["gelu", "relu", "swiglu"] = "gelu"  # of the MLP
+    scale_embeddings: bool = False  # multiply token embeddings by sqrt(n_embd) (Vaswani et al.)
+
+    def validate(self) -> None:
+        if min(self.n_layer, self.n_head, self.n_embd) < 1:
+            raise UserError("n_layer, n_head and n_embd must be >= 1")
+        if self.n_embd % self.n_head:
+            raise UserError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        n_kv_head = self.n_kv_head or self.n_head
+        if n_kv_head < 1 or self.n_head % n_kv_head:
+            raise UserError(f"n_kv_head ({self.n_kv_head}) must divide n_head ({self.n_head})")
+        if not 0 <= self.dropout < 1:
+            raise UserError("dropout must be in [0, 1)")
+        if self.pos == "sinusoidal" and self.n_embd % 2:
+            raise UserError(f"pos=sinusoidal pairs sin and cos: n_embd ({self.n_embd}) must be even")
+        if self.pos == "rope" and (self.n_embd // self.n_head) % 2:
+            raise UserError(f"pos=rope rotates pairs: the head size n_embd / n_head ({self.n_embd // self.n_head}) "
+                            f"must be even")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def attention_config(self, causal: bool) -> AttentionConfig:
+        return AttentionConfig(self.n_embd, self.n_head, self.n_kv_head, causal=causal, fused_qkv=self.fused_qkv,
+                               score=self.score, path=self.attention, dropout=self.dropout, bias=self.bias,
+                               orthogonal_init=self.orthogonal_init)
+
+    def block(self, causal: bool, cross: bool = False) -> TransformerBlock:
+        return TransformerBlock(self.attention_config(causal), cross=cross, norm=self.norm,
+                                pre_norm=self.norm_position == "pre", activation=self.activation)
+
+    def positions(self, block_size: int, bidirectional: bool):
+        return positional_encoding(self.pos, self.n_embd, self.n_head, block_size, bidirectional)
+
+
+def embed(table: nn.Embedding, positions, ids, start: int, scale: bool):
+    """Token embeddings (x sqrt(C) when `scale`) with absolute positions added: ids (B, T) -> (B, T, C)."""
+    x = table(ids)
+    if scale:
+        x = x * math.sqrt(x.size(-1))
+    return positions.embed(x, start)
+
+
+def attention_positions(positions):
+    """What the attention layers get: the scheme when it acts inside attention, else None."""
+    return positions if positions.in_attention else None
+
+
+def init_weights(model: nn.Module, residual_layers: int) -> None:
+    """GPT-2's initialisation (module docstring); orthogonal W_Q, W_K, W_V where configured."""
+    def normal(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    model.apply(normal)
+    residual_std = 0.02 / math.sqrt(2 * residual_layers)
+    for name, parameter in model.named_parameters():
+        if name.endswith(RESIDUAL_PROJECTIONS):
+            nn.init.normal_(parameter, mean=0.0, std=residual_std)
+    for module in model.modules():
+        if isinstance(module, MultiHeadAttention) and module.config.orthogonal_init:
+            module.init_orthogonal()
