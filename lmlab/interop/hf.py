@@ -96,10 +96,20 @@ def gpt_config_from_hf(hf_config: dict) -> GPTConfig:
     )
 
 
+# the parts of a GPTConfig that GPT-2 fixes (the defaults): any other choice has no GPT2LMHeadModel
+_GPT2_PARTS = {"bias": True, "score": "scaled_dot", "fused_qkv": True, "pos": "learned", "norm": "layernorm",
+               "norm_position": "pre", "activation": "gelu", "scale_embeddings": False}
+
+
 def _check_exportable(config: GPTConfig) -> None:
-    if not config.bias:
-        raise UserError("GPT-2 has biases in every Linear and LayerNorm: a GPT built with bias=False "
-                        "cannot be exported to GPT2LMHeadModel")
+    differs = [f"{name}={getattr(config, name)!r}" for name, gpt2 in _GPT2_PARTS.items()
+               if getattr(config, name, gpt2) != gpt2]
+    if getattr(config, "n_kv_head", None) not in (None, config.n_head):
+        differs.append(f"n_kv_head={config.n_kv_head}")
+    if differs:
+        raise UserError(f"GPT2LMHeadModel cannot hold this GPT ({', '.join(differs)}): GPT-2 is "
+                        + ", ".join(f"{name}={value!r}" for name, value in _GPT2_PARTS.items())
+                        + ", n_kv_head=n_head")
 
 
 def gpt_config_to_hf(config: GPTConfig) -> dict:

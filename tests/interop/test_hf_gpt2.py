@@ -208,5 +208,7 @@ def test_unsupported_configs_and_keys_are_refused():
             gpt_config_from_hf({**good, **change})
     with pytest.raises(UserError, match="unexpected tensors"):
         gpt_state_dict_from_hf({"transformer.wte.weight": torch.zeros(3, 2), "transformer.h.0.crossattention.q": torch.zeros(1)})
-    with pytest.raises(UserError, match="bias=False"):
-        gpt_config_to_hf(GPTConfig(vocab_size=8, bias=False))
+    for change in [dict(bias=False), dict(pos="rope"), dict(norm="rmsnorm"), dict(activation="swiglu"),
+                   dict(n_kv_head=1), dict(fused_qkv=False), dict(norm_position="post")]:
+        with pytest.raises(UserError, match="GPT2LMHeadModel cannot hold this GPT"):
+            gpt_config_to_hf(GPTConfig(vocab_size=8, n_head=2, n_embd=8, **change))
