@@ -177,6 +177,8 @@ class MultiHeadAttention(nn.Module):
         self.proj = nn.Linear(C, C, bias=bias)  # W_O
         self.residual_dropout = nn.Dropout(config.dropout)
         self.score = score_function(config.score, config.n_head, self.head_dim)
+        self.fused_path = config.path == "sdpa" and self.score.fusable  # else: the explicit formula
+        self.qkv_sizes = [C, self.kv_dim, self.kv_dim]
         if config.orthogonal_init:
             self.init_orthogonal()
 
@@ -185,7 +187,7 @@ class MultiHeadAttention(nn.Module):
         if self.config.cross and self.config.fused_qkv:
             return [self.q.weight, *self.kv.weight.split(self.kv_dim)]
         if self.config.fused_qkv:
-            return list(self.qkv.weight.split([self.config.n_embd, self.kv_dim, self.kv_dim]))
+            return list(self.qkv.weight.split(self.qkv_sizes))
         return [self.q.weight, self.k.weight, self.v.weight]
 
     @torch.no_grad()
@@ -198,11 +200,6 @@ class MultiHeadAttention(nn.Module):
     def split_heads(self, x: torch.Tensor, n_head: int) -> torch.Tensor:
         B, T, _ = x.shape
         return x.view(B, T, n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
-
-    def _self_projections(self, x: torch.Tensor):
-        if self.config.fused_qkv:
-            return self.qkv(x).split([self.config.n_embd, self.kv_dim, self.kv_dim], dim=2)
-        return self.q(x), self.k(x), self.v(x)
 
     def _memory_projections(self, memory: torch.Tensor, cache: CrossKVCache | None, layer: int):
         """Keys and values of the memory (B, S, C): from the cache after the first decoding step."""
@@ -232,7 +229,7 @@ class MultiHeadAttention(nn.Module):
             q = self.split_heads(self.q(x), self.n_head)
             k, v = self._memory_projections(memory, cache, layer)
         else:
-            q, k, v = self._self_projections(x)
+            q, k, v = self.qkv(x).split(self.qkv_sizes, dim=2) if self.config.fused_qkv else (self.q(x), self.k(x), self.v(x))
             q, k, v = self.split_heads(q, self.n_head), self.split_heads(k, self.n_kv_head), self.split_heads(v, self.n_kv_head)
             if cache is not None:
                 start = cache.length
@@ -244,7 +241,7 @@ class MultiHeadAttention(nn.Module):
         bias = positional.bias(q, start, num_keys) if positional is not None else None
         dropout = self.config.dropout if self.training else 0.0
 
-        if self.config.path == "explicit" or need_weights or not self.score.fusable:
+        if need_weights or not self.fused_path:
             allowed = combine_masks(mask, causal_mask(T, num_keys, x.device) if self.config.causal else None)
             groups = self.n_head // self.n_kv_head  # each key/value head serves `groups` query heads
             if groups > 1:
@@ -258,20 +255,20 @@ class MultiHeadAttention(nn.Module):
     def _fused(self, q, k, v, mask, bias, dropout):
         """PyTorch's fused kernel, given the cheapest mask that is right."""
         T, num_keys = q.size(2), k.size(2)
-        options = dict(dropout_p=dropout, scale=self.score.scale)
-        if self.n_kv_head != self.n_head:
-            options["enable_gqa"] = True
-        q = self.score.transform_query(q)
+        score = self.score
+        q, scale, gqa = score.transform_query(q), score.scale, self.n_kv_head != self.n_head
         if mask is None and bias is None:
             if not self.config.causal or T == 1:  # one new token sees the whole past: no mask at all
-                return F.scaled_dot_product_attention(q, k, v, **options)
+                return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale, enable_gqa=gqa)
             if num_keys == T:  # no past: the standard lower-triangular mask
-                return F.scaled_dot_product_attention(q, k, v, is_causal=True, **options)
+                return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True, scale=scale,
+                                                      enable_gqa=gqa)
         allowed = combine_masks(mask, causal_mask(T, num_keys, q.device) if self.config.causal else None)
         if bias is not None:  # one float mask: the bias, and -inf where blocked
             bias = bias.to(q.dtype)
             allowed = bias if allowed is None else bias + additive_mask(allowed, q.dtype)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, **options)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout, scale=scale,
+                                              enable_gqa=gqa)
 
 
 def cross_attention_config(config: AttentionConfig) -> AttentionConfig:

@@ -40,26 +40,23 @@ class TransformerBlock(nn.Module):
         self.ln_cross = make_norm(norm, C, bias) if cross else None
         self.cross_attn = MultiHeadAttention(cross_attention_config(attention)) if cross else None
 
-    def _input(self, x, norm):
-        return norm(x) if self.pre_norm else x
-
-    def _output(self, x, sublayer_output, norm):
-        return x + sublayer_output if self.pre_norm else norm(x + sublayer_output)
-
     def forward(self, x, mask=None, positional=None, cache=None, layer: int = 0, memory=None,
                 memory_mask=None, cross_cache=None, need_weights: bool = False):
         """x (B, T, C) -> (x (B, T, C), {"self": weights or None, "cross": weights or None}).
 
         mask / positional / cache go to the self-attention; memory (B, S, C), memory_mask
-        (B, 1, 1, S) and cross_cache to the cross-attention (decoder blocks only).
+        (B, 1, 1, S) and cross_cache to the cross-attention (decoder blocks only). Each sublayer:
+        pre-norm x + f(Norm(x)), post-norm Norm(x + f(x)).
         """
-        attended, self_weights = self.attn(self._input(x, self.ln_1), mask=mask, positional=positional, cache=cache,
+        pre = self.pre_norm
+        attended, self_weights = self.attn(self.ln_1(x) if pre else x, mask=mask, positional=positional, cache=cache,
                                            layer=layer, need_weights=need_weights)
-        x = self._output(x, attended, self.ln_1)
+        x = x + attended if pre else self.ln_1(x + attended)
         cross_weights = None
         if self.cross_attn is not None:
-            attended, cross_weights = self.cross_attn(self._input(x, self.ln_cross), memory, mask=memory_mask,
+            attended, cross_weights = self.cross_attn(self.ln_cross(x) if pre else x, memory, mask=memory_mask,
                                                       cache=cross_cache, layer=layer, need_weights=need_weights)
-            x = self._output(x, attended, self.ln_cross)
-        x = self._output(x, self.mlp(self._input(x, self.ln_2)), self.ln_2)
+            x = x + attended if pre else self.ln_cross(x + attended)
+        transformed = self.mlp(self.ln_2(x) if pre else x)
+        x = x + transformed if pre else self.ln_2(x + transformed)
         return x, {"self": self_weights, "cross": cross_weights}

@@ -43,26 +43,26 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 class LayerNorm(nn.Module):
     def __init__(self, dim: int, bias: bool = True, eps: float = 1e-5, explicit: bool = False) -> None:
         super().__init__()
-        self.eps, self.explicit = eps, explicit
+        self.eps, self.explicit, self.shape = eps, explicit, (dim,)
         self.weight = nn.Parameter(torch.ones(dim))  # gamma
         self.bias = nn.Parameter(torch.zeros(dim)) if bias else None  # beta
 
     def forward(self, x):  # (..., C) -> (..., C)
         if self.explicit:
             return layer_norm(x, self.weight, self.bias, self.eps)
-        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+        return F.layer_norm(x, self.shape, self.weight, self.bias, self.eps)
 
 
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float = 1e-6, explicit: bool = False) -> None:
         super().__init__()
-        self.eps, self.explicit = eps, explicit
+        self.eps, self.explicit, self.shape = eps, explicit, (dim,)
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x):  # (..., C) -> (..., C)
         if self.explicit:
             return rms_norm(x, self.weight, self.eps)
-        return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
+        return F.rms_norm(x, self.shape, self.weight, self.eps)
 
 
 class BatchNorm(nn.Module):
