@@ -96,3 +96,62 @@ def test_attention_weights_are_causal_distributions():
     assert len(maps) == 2 and maps[0].shape == (1, 4, 9, 9)
     assert torch.allclose(maps[1].sum(-1), torch.ones(1, 4, 9))
     assert torch.all(maps[0].triu(diagonal=1) == 0)
+
+
+# --- interchangeable parts (lmlab.models.transformer) -------------------------------------------------
+PARTS = [dict(pos=pos) for pos in ("sinusoidal", "relative", "t5", "rope", "alibi")] + [
+    dict(norm="rmsnorm", activation="swiglu"), dict(norm_position="post", activation="relu"),
+    dict(n_kv_head=1, pos="rope"), dict(n_kv_head=2, fused_qkv=False), dict(score="bilinear"),
+    dict(score="dot", scale_embeddings=True), dict(orthogonal_init=True)]
+
+
+@pytest.mark.parametrize("parts", PARTS, ids=lambda parts: ",".join(f"{k}={v}" for k, v in parts.items()))
+@pytest.mark.parametrize("attention", ["explicit", "sdpa"])
+def test_every_configuration_decodes_with_a_cache_exactly_and_stays_causal(parts, attention):
+    model = tiny_gpt(attention, **parts)
+    ids = torch.randint(0, 37, (2, 20))
+    full_logits, _ = model(ids)
+    cache = model.new_cache(batch_size=2)
+    steps = [model(ids[:, :5], cache=cache)[0]] + [model(ids[:, t : t + 1], cache=cache)[0] for t in range(5, 20)]
+    assert torch.allclose(torch.cat(steps, dim=1), full_logits, atol=1e-5)
+    changed = ids.clone()
+    changed[:, 12] = (ids[:, 12] + 1) % 37
+    assert torch.allclose(model(changed)[0][:, :12], full_logits[:, :12], atol=1e-6)
+
+
+@pytest.mark.parametrize("pos", ["sinusoidal", "relative", "t5", "rope", "alibi"])
+def test_extrapolating_positions_run_beyond_block_size(pos):
+    model = tiny_gpt(pos=pos)  # block_size 24
+    ids = torch.randint(0, 37, (1, 60))
+    logits, _ = model(ids)  # 60 positions at once
+    assert logits.shape == (1, 60, 37) and torch.isfinite(logits).all()
+    cache = model.new_cache(1, max_length=60)  # and one token at a time past position 24
+    steps = [model(ids[:, :20], cache=cache)[0]] + [model(ids[:, t : t + 1], cache=cache)[0] for t in range(20, 60)]
+    assert torch.allclose(torch.cat(steps, dim=1), logits, atol=1e-4)
+
+
+def test_generation_continues_past_block_size_for_every_position_scheme():
+    from lmlab.generate.sampling import SamplingConfig, generate
+
+    for pos in ("learned", "rope", "alibi"):
+        tokens = list(generate(tiny_gpt(pos=pos), torch.zeros(1, 1, dtype=torch.long), 60,
+                               SamplingConfig(strategy="greedy")))
+        assert len(tokens) == 60  # learned re-prefills a sliding window; the others could also extend
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(n_kv_head=3), "n_kv_head"), (dict(pos="rope", n_embd=36, n_head=4), "must be even"),
+    (dict(pos="sinusoidal", n_embd=33, n_head=3), "must be even"), (dict(n_embd=30), "divisible")])
+def test_configurations_that_cannot_work_are_user_errors(bad, message):
+    config = GPTConfig(**{**dict(vocab_size=37, block_size=24, n_layer=2, n_head=4, n_embd=32), **bad})
+    with pytest.raises(UserError, match=message):
+        config.validate()
+
+
+def test_parts_that_change_the_parameter_count():
+    base = tiny_gpt().num_parameters()
+    C, L = 32, 2
+    assert tiny_gpt(pos="rope").num_parameters() == base - 24 * C  # no position table
+    assert tiny_gpt(pos="t5").num_parameters() == base - 24 * C + 32 * 4  # 32 buckets x 4 heads
+    assert tiny_gpt(n_kv_head=1).num_parameters() == base - L * 2 * (C * (C - 8) + (C - 8))  # K, V: 1 head of 8
+    assert tiny_gpt(norm="rmsnorm").num_parameters() == base - (2 * L + 1) * C  # no shift
