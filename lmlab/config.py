@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import types
 import typing
 from typing import Any
 
@@ -39,7 +40,7 @@ def _check_type(hint, value, where: str):
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     base = typing.get_origin(hint) or hint
-    if base is typing.Union:  # Optional[X]
+    if base in (typing.Union, types.UnionType):  # Optional[X] or X | None
         if value is None:
             return None
         return _check_type(next(a for a in typing.get_args(hint) if a is not type(None)), value, where)
@@ -55,7 +56,7 @@ def _check_type(hint, value, where: str):
 def parse_value(hint, text: str, where: str) -> Any:
     """Parse the text of ``--set key=TEXT`` into the field's type."""
     base = typing.get_origin(hint) or hint
-    if base is typing.Union:
+    if base in (typing.Union, types.UnionType):  # Optional[X] or X | None
         if text.lower() in ("none", "null"):
             return None
         hint = next(a for a in typing.get_args(hint) if a is not type(None))

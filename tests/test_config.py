@@ -20,15 +20,18 @@ class Train:
     lr: float = 1e-3
     vocab_size: Optional[int] = None
     dropout: float = 0.5
+    limit: int | None = 3
 
 
 def test_overrides_are_typed():
     model, train = Model(), Train()
     apply_overrides({"model": model, "train": train},
                     ["n_layer=4", "bias=false", "attention=explicit", "lr=3e-4", "vocab_size=none",
-                     "model.dropout=0.1"])
+                     "model.dropout=0.1", "limit=7"])
     assert (model.n_layer, model.bias, model.attention, model.dropout) == (4, False, "explicit", 0.1)
-    assert train.lr == 3e-4 and train.vocab_size is None
+    assert train.lr == 3e-4 and train.vocab_size is None and train.limit == 7
+    apply_overrides({"train": train}, ["limit=none"])
+    assert train.limit is None and config_from_dict(Train, {"limit": 5}).limit == 5
 
 
 @pytest.mark.parametrize("assignment, message", [

@@ -84,8 +84,22 @@ class _Bytes:
 
 
 def test_stream_holds_back_incomplete_utf8_characters():
-    stream = _Bytes()
-    text_stream = TextStream(stream)
+    text_stream = TextStream(_Bytes(), prefix=list(b"> "))
     pieces = [text_stream.push(b) for b in "aé€".encode()]
     assert pieces == ["a", "", "é", "", "", "€"]
     assert "".join(pieces) + text_stream.flush() == "aé€"
+
+
+class _Words:
+    """Unigram-style pieces: '▁' marks a word start and is a space only inside the text."""
+
+    pieces = ["▁the", "▁cat", "s", "▁sat"]
+
+    def decode(self, ids):
+        return "".join(self.pieces[i] for i in ids).replace("▁", " ").lstrip(" ")
+
+
+def test_stream_keeps_the_spaces_that_depend_on_neighbouring_tokens():
+    text_stream = TextStream(_Words(), prefix=[0])
+    streamed = "".join(text_stream.push(i) for i in [1, 2, 3]) + text_stream.flush()
+    assert "the" + streamed == _Words().decode([0, 1, 2, 3]) == "the cats sat"
