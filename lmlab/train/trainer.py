@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder, unwrap
-from lmlab.train.schedules import warmup_cosine
+from lmlab.train.schedules import SCHEDULES
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -45,8 +45,9 @@ class TrainConfig:
     grad_accum: int = 1  # micro-batches per optimizer step
     max_steps: int = 2000  # optimizer steps; the schedule spans exactly these
     lr: float = 1e-3  # peak learning rate, reached after warmup
-    min_lr: float = 1e-4  # learning rate at the last step (cosine decay)
+    min_lr: float = 1e-4  # learning rate at the last step
     warmup_steps: int = 100
+    schedule: Literal["cosine", "linear"] = "cosine"  # decay after warmup (linear: BERT fine-tuning)
     weight_decay: float = 0.1  # applied to matrices and embeddings, not to biases and norms
     beta1: float = 0.9
     beta2: float = 0.99
@@ -171,7 +172,7 @@ class Trainer:
         """One optimizer step over `grad_accum` micro-batches; returns (mean loss, tokens)."""
         config, device = self.config, self.context.device
         micro_batches = self.train_batches(self.step)
-        lr = warmup_cosine(self.step, config.max_steps, config.lr, config.min_lr, config.warmup_steps)
+        lr = SCHEDULES[config.schedule](self.step, config.max_steps, config.lr, config.min_lr, config.warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         total_loss = torch.zeros((), device=device)
