@@ -69,11 +69,11 @@ def bert_config_from_hf(hf: dict, **overrides) -> BertConfig:
         raise UserError("intermediate_size must be 4 * hidden_size for lmlab's BERT")
     if hf.get("position_embedding_type", "absolute") != "absolute":
         raise UserError("only absolute (learned) position embeddings are supported")
-    return BertConfig(vocab_size=hf["vocab_size"], n_layer=hf["num_hidden_layers"], n_head=hf["num_attention_heads"],
-                      n_embd=hf["hidden_size"], dropout=float(hf.get("hidden_dropout_prob", 0.1)),
-                      max_position=hf.get("max_position_embeddings", 512),
-                      type_vocab_size=hf.get("type_vocab_size", 2), layer_norm_eps=hf.get("layer_norm_eps", 1e-12),
-                      gelu=gelu, **overrides)
+    fields = dict(vocab_size=hf["vocab_size"], n_layer=hf["num_hidden_layers"], n_head=hf["num_attention_heads"],
+                  n_embd=hf["hidden_size"], dropout=float(hf.get("hidden_dropout_prob", 0.1)),
+                  max_position=hf.get("max_position_embeddings", 512), type_vocab_size=hf.get("type_vocab_size", 2),
+                  layer_norm_eps=hf.get("layer_norm_eps", 1e-12), gelu=gelu)
+    return BertConfig(**{**fields, **overrides})  # overrides: e.g. n_labels, or dropout for fine-tuning
 
 
 def bert_config_to_hf(config: BertConfig, architecture: str) -> dict:
