@@ -207,7 +207,8 @@ def test_unsupported_configs_and_keys_are_refused():
         with pytest.raises(UserError, match=message):
             gpt_config_from_hf({**good, **change})
     with pytest.raises(UserError, match="unexpected tensors"):
-        gpt_state_dict_from_hf({"transformer.wte.weight": torch.zeros(3, 2), "transformer.h.0.crossattention.q": torch.zeros(1)})
+        gpt_state_dict_from_hf({"transformer.wte.weight": torch.zeros(3, 2),
+                                "transformer.h.0.crossattention.q": torch.zeros(1)})
     for change in [dict(bias=False), dict(pos="rope"), dict(norm="rmsnorm"), dict(activation="swiglu"),
                    dict(n_kv_head=1), dict(fused_qkv=False), dict(norm_position="post")]:
         with pytest.raises(UserError, match="GPT2LMHeadModel cannot hold this GPT"):

@@ -1,0 +1,245 @@
+"""Training throughput: lmlab's GPT vs transformers.GPT2LMHeadModel of the identical shape.
+
+Both models start from the *same* random weights (lmlab writes them once as a Hugging Face
+folder; each side loads it with its own loader), see the same batch of random ids, and take the
+same optimizer step as lmlab's Trainer does on the CPU:
+
+    loss = cross_entropy(model(inputs).logits, targets)    # fp32, dropout equal on both sides
+    loss.backward(); clip_grad_norm_(1.0); AdamW(parameter_groups(model, 0.1)).step()
+
+Each model runs in its own subprocess (this script re-invokes itself with `--only NAME`), so peak
+RSS is measured per model and the transformers import does not count against lmlab. Reported:
+median tokens/s over `--repeats` timed runs of `--steps` steps (after `--warmup` steps), the
+ratio lmlab / HF, peak RSS, and the first loss (equal weights, so the losses should agree).
+
+    python benchmarks/gpt_train.py                      # the `cpu` preset's shape
+    python benchmarks/gpt_train.py --threads 1 --steps 5 --repeats 7 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "gpt_train.json"
+SIDES = ("lmlab", "hf-sdpa", "hf-eager")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    shape = parser.add_argument_group("model shape (default: the lmlab `cpu` preset)")
+    shape.add_argument("--n-layer", type=int, default=4)
+    shape.add_argument("--n-head", type=int, default=4)
+    shape.add_argument("--n-embd", type=int, default=128)
+    shape.add_argument("--block-size", type=int, default=128, help="sequence length of every batch")
+    shape.add_argument("--batch-size", type=int, default=32)
+    shape.add_argument("--vocab-size", type=int, default=96)
+    shape.add_argument("--dropout", type=float, default=0.0, help="the same on both sides")
+    run = parser.add_argument_group("measurement")
+    run.add_argument("--steps", type=int, default=10, help="optimizer steps per timed repeat")
+    run.add_argument("--repeats", type=int, default=5, help="timed repeats per model and round")
+    run.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    run.add_argument("--rounds", type=int, default=1,
+                     help="run every model this many times, alternating, to spread machine noise")
+    run.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    run.add_argument("--device", default="cpu")
+    run.add_argument("--sides", nargs="+", default=list(SIDES), choices=SIDES)
+    run.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
+    parser.add_argument("--only", choices=SIDES, help=argparse.SUPPRESS)  # internal: one model, JSON out
+    parser.add_argument("--weights", help=argparse.SUPPRESS)  # internal: the shared HF folder
+    return parser.parse_args(argv)
+
+
+# --- memory ----------------------------------------------------------------------------------------
+def rss_mib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def peak_rss_mib() -> float:
+    """The process's high-water mark of resident memory.
+
+    Linux: VmHWM. Not `ru_maxrss`, which survives fork + exec and so starts at the parent's RSS.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    except ImportError:  # Windows: psutil knows the peak working set
+        import psutil
+
+        return psutil.Process().memory_info().peak_wset / 2**20
+
+
+# --- one model, in its own process -----------------------------------------------------------------
+def measure(args: argparse.Namespace) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from lmlab.train.trainer import parameter_groups
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if args.only == "lmlab":
+        from lmlab.interop.hf import load_hf_gpt2
+
+        baseline = rss_mib()
+        model = load_hf_gpt2(args.weights, device=device)
+        forward = lambda ids: model(ids)[0]  # noqa: E731
+    else:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        baseline = rss_mib()
+        model = transformers.GPT2LMHeadModel.from_pretrained(
+            args.weights, attn_implementation=args.only.removeprefix("hf-"), dtype=torch.float32).to(device)
+        forward = lambda ids: model(input_ids=ids, use_cache=False).logits  # noqa: E731
+    model.train()
+    optimizer = torch.optim.AdamW(parameter_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.99))
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    batch = torch.randint(0, args.vocab_size, (args.batch_size, args.block_size + 1),
+                          generator=torch.Generator().manual_seed(0)).to(device)
+    inputs, targets = batch[:, :-1], batch[:, 1:]
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def step() -> float:
+        logits = forward(inputs)  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss.item()
+
+    first_loss = step()
+    for _ in range(args.warmup - 1):
+        step()
+    tokens_per_s = []
+    for _ in range(args.repeats):
+        sync()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        sync()
+        tokens_per_s.append(args.steps * args.batch_size * args.block_size / (time.perf_counter() - start))
+    return {"name": args.only, "tokens_per_s": tokens_per_s, "first_loss": first_loss,
+            "rss_after_imports_mib": baseline, "peak_rss_mib": peak_rss_mib(),
+            "parameters": sum(p.numel() for p in parameters), "threads": torch.get_num_threads()}
+
+
+# --- the driver ------------------------------------------------------------------------------------
+def write_weights(args: argparse.Namespace, folder: str) -> None:
+    """lmlab-initialised random weights, written once in Hugging Face's layout for both sides."""
+    import torch
+
+    from lmlab.interop.hf import save_hf_gpt2
+    from lmlab.models.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    save_hf_gpt2(GPT(GPTConfig(vocab_size=args.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
+                               n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)), folder)
+
+
+def run_side(side: str, argv: list[str], folder: str) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), *argv, "--only", side, "--weights", folder]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    if done.returncode:
+        raise SystemExit(f"{side}: the measuring subprocess failed (exit {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def merge(runs: list[dict]) -> dict:
+    merged = dict(runs[0])
+    merged["tokens_per_s"] = [value for run in runs for value in run["tokens_per_s"]]
+    merged["peak_rss_mib"] = max(run["peak_rss_mib"] for run in runs)
+    merged["median_tokens_per_s"] = statistics.median(merged["tokens_per_s"])
+    return merged
+
+
+def table(results: list[dict]) -> str:
+    lmlab = next((r for r in results if r["name"] == "lmlab"), None)
+    lines = ["| model | tokens/s (median) | min - max | lmlab / model: median (best) | peak RSS (MiB) "
+             "| RSS after imports (MiB) | first loss |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        ratio = (f"{lmlab['median_tokens_per_s'] / r['median_tokens_per_s']:.2f}x "
+                 f"({max(lmlab['tokens_per_s']) / max(r['tokens_per_s']):.2f}x)") if lmlab else "-"
+        lines.append(f"| {r['name']} | {r['median_tokens_per_s']:,.0f} | {min(r['tokens_per_s']):,.0f} - "
+                     f"{max(r['tokens_per_s']):,.0f} | {ratio} | {r['peak_rss_mib']:.0f} | "
+                     f"{r['rss_after_imports_mib']:.0f} | {r['first_loss']:.5f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.only:
+        print(json.dumps(measure(args)))
+        return
+    import torch
+
+    args.threads = args.threads or torch.get_num_threads()
+    sides = list(args.sides)
+    if importlib.util.find_spec("transformers") is None:
+        print("transformers is not installed: measuring lmlab only", file=sys.stderr)
+        sides = [side for side in sides if side == "lmlab"]
+    child_argv = [*argv, "--threads", str(args.threads)]
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    with tempfile.TemporaryDirectory() as folder:
+        write_weights(args, folder)
+        for round_ in range(args.rounds):
+            for side in sides:
+                print(f"round {round_ + 1}/{args.rounds}: {side} ...", file=sys.stderr, flush=True)
+                runs[side].append(run_side(side, child_argv, folder))
+    results = [merge(runs[side]) for side in sides]
+
+    shape = {k: getattr(args, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "batch_size",
+                                           "vocab_size", "dropout")}
+    settings = {k: getattr(args, k) for k in ("steps", "repeats", "warmup", "rounds", "threads", "device")}
+    transformers_version = None
+    if importlib.util.find_spec("transformers"):
+        from importlib.metadata import version
+
+        transformers_version = version("transformers")
+    ratios = {f"lmlab/{r['name']}": results[0]["median_tokens_per_s"] / r["median_tokens_per_s"]
+              for r in results[1:] if results[0]["name"] == "lmlab"}
+    ratios_best = {f"lmlab/{r['name']}": max(results[0]["tokens_per_s"]) / max(r["tokens_per_s"])
+                   for r in results[1:] if results[0]["name"] == "lmlab"}
+    document = {"benchmark": "gpt_train", "shape": shape, "settings": settings, "results": results,
+                "ratios": ratios, "ratios_best": ratios_best, "goal": "lmlab >= 1.0x HF",
+                "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                            "transformers": transformers_version, "python": platform.python_version()}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"GPT training, fp32 on {args.device}, {args.threads} threads: "
+          + ", ".join(f"{k}={v}" for k, v in shape.items()))
+    print(table(results))
+    print(f"\n(JSON: {args.out})")
+
+
+if __name__ == "__main__":
+    # Take benchmarks/ off the path (a sibling script such as benchmarks/tokenizers.py would shadow
+    # the package of that name inside transformers) and put the checkout on it (no install needed).
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [str(here.parent)] + [p for p in sys.path if Path(p or ".").resolve() != here]
+    main()
