@@ -62,7 +62,7 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
             self.lm_head.weight = self.token_embedding.weight
-        init_weights(self, config.n_layer)
+        init_weights(self, config.n_layer, (self.token_embedding,) if config.scale_embeddings else ())
 
     def num_parameters(self, include_embeddings: bool = True) -> int:
         """Trainable parameters, counted once when tied; without the token and position tables."""

@@ -103,8 +103,15 @@ def attention_positions(positions):
     return positions if positions.in_attention else None
 
 
-def init_weights(model: nn.Module, residual_layers: int) -> None:
-    """GPT-2's initialisation (module docstring); orthogonal W_Q, W_K, W_V where configured."""
+def init_weights(model: nn.Module, residual_layers: int, scaled_tables: tuple[nn.Embedding, ...] = ()) -> None:
+    """GPT-2's initialisation (module docstring); orthogonal W_Q, W_K, W_V where configured.
+
+    `scaled_tables`: token embeddings that the forward pass multiplies by sqrt(n_embd). They start
+    at N(0, 1/n_embd), as in the original Transformer: as the output projection (tied), their
+    logits start near 1 in size; as inputs, times sqrt(n_embd), they have unit variance, the size
+    of the sinusoidal position vectors they are added to. (At 0.02 a token would be a whisper
+    next to its position and training stalls.)
+    """
     def normal(module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
@@ -116,6 +123,8 @@ def init_weights(model: nn.Module, residual_layers: int) -> None:
     for name, parameter in model.named_parameters():
         if name.endswith(RESIDUAL_PROJECTIONS):
             nn.init.normal_(parameter, mean=0.0, std=residual_std)
+    for table in scaled_tables:
+        nn.init.normal_(table.weight, mean=0.0, std=table.embedding_dim**-0.5)
     for module in model.modules():
         if isinstance(module, MultiHeadAttention) and module.config.orthogonal_init:
             module.init_orthogonal()
