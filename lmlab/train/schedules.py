@@ -2,8 +2,10 @@
 
 Linear warmup protects the first updates, when Adam's second-moment estimates are still noisy;
 cosine decay then lowers the rate smoothly to `min_lr` by the last step. BERT's fine-tuning
-recipe (Devlin et al., 2019) decays linearly instead (`warmup_linear`). Being a pure function of
-the step, the schedule needs no state to resume.
+recipe (Devlin et al., 2019) decays linearly instead (`warmup_linear`). The original Transformer
+(Vaswani et al., 2017) used the "Noam" schedule (`noam`): linear warmup, then decay as the inverse
+square root of the step, with no end point. Being a pure function of the step, the schedule
+needs no state to resume.
 """
 
 from __future__ import annotations
@@ -28,4 +30,16 @@ def warmup_linear(step: int, max_steps: int, lr: float, min_lr: float, warmup_st
     return lr + progress * (min_lr - lr)
 
 
-SCHEDULES = {"cosine": warmup_cosine, "linear": warmup_linear}
+def noam(step: int, max_steps: int, lr: float, min_lr: float, warmup_steps: int) -> float:
+    """The Transformer paper's rate, normalised to peak at `lr` after `warmup_steps` updates.
+
+    The paper writes it d_model^-0.5 * min(s^-0.5, s * warmup^-1.5) for update s = step + 1: linear
+    growth to s = warmup, then 1/sqrt(s). That is lr * min(s / warmup, sqrt(warmup / s)) with
+    lr = (d_model * warmup)^-0.5 (7e-4 for d_model 512 and warmup 4000). It never reaches
+    `min_lr` and ignores `max_steps`, as in the paper.
+    """
+    s = step + 1
+    return lr * min(s / warmup_steps, math.sqrt(warmup_steps / s))
+
+
+SCHEDULES = {"cosine": warmup_cosine, "linear": warmup_linear, "noam": noam}

@@ -47,7 +47,7 @@ class TrainConfig:
     lr: float = 1e-3  # peak learning rate, reached after warmup
     min_lr: float = 1e-4  # learning rate at the last step
     warmup_steps: int = 100
-    schedule: Literal["cosine", "linear"] = "cosine"  # decay after warmup (linear: BERT fine-tuning)
+    schedule: Literal["cosine", "linear", "noam"] = "cosine"  # decay after warmup (linear: BERT; noam: 1/sqrt(step))
     weight_decay: float = 0.1  # applied to matrices and embeddings, not to biases and norms
     beta1: float = 0.9
     beta2: float = 0.99

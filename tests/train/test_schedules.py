@@ -19,3 +19,22 @@ def test_warmup_linear_decays_in_a_straight_line_to_min_lr():
     lr = lambda step: warmup_linear(step, max_steps=21, lr=1.0, min_lr=0.0, warmup_steps=10)  # noqa: E731
     assert [round(lr(s), 12) for s in (0, 4, 9)] == [0.1, 0.5, 1.0]
     assert [round(lr(s), 12) for s in (10, 15, 20, 30)] == [1.0, 0.5, 0.0, 0.0]
+
+
+def test_noam_is_the_transformer_papers_formula_peaking_at_lr():
+    from lmlab.train.schedules import noam
+
+    d_model, warmup = 512, 4000
+    paper = lambda s: d_model**-0.5 * min(s**-0.5, s * warmup**-1.5)  # noqa: E731  (s = step + 1)
+    peak = (d_model * warmup) ** -0.5
+    for step in (0, 1, 99, 3998, 3999, 4000, 10_000, 100_000):
+        assert math.isclose(noam(step, 10, peak, 0.0, warmup), paper(step + 1), rel_tol=1e-12)
+    assert math.isclose(noam(3999, 10, 1.0, 0.0, warmup), 1.0)  # the peak is `lr`
+    assert math.isclose(noam(4 * 4000 - 1, 10, 1.0, 0.0, warmup), 0.5)  # then 1 / sqrt(step)
+
+
+def test_noam_is_selectable_and_the_default_is_unchanged():
+    from lmlab.train.schedules import SCHEDULES
+    from lmlab.train.trainer import TrainConfig
+
+    assert TrainConfig().schedule == "cosine" and "noam" in SCHEDULES
