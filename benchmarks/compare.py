@@ -31,6 +31,9 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--budget-seconds", type=float, default=None)
     parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (OMP_NUM_THREADS) for the run; 1 is steadier on a machine shared "
+                             "with other work, where spinning thread pools stall the many small steps of an RNN")
     parser.add_argument("--table", default=str(ROOT / "docs" / "results" / "compare.md"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -40,21 +43,24 @@ def main() -> None:
                             ("--max-steps", args.max_steps)]:
             if value is not None:
                 command += [flag, str(value)]
-        result = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        env = dict(os.environ, **({"OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+                                  if args.threads else {}))
+        result = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
         if result.returncode:
             sys.exit(result.returncode)
         report = json.loads(result.stdout)
         table = (out / "compare.md").read_text()
         (ROOT / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
         shutil.copy(out / "compare.png", ROOT / "benchmarks" / "results" / "compare.png")
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+               f"{f', {args.threads} torch thread(s)' if args.threads else ''}, Python "
                f"{platform.python_version()}, torch {__import__('torch').__version__}")
-    command_line = report["command"].replace(f"--out {out}", "--out runs/compare").replace(
-        "lmlab compare", "lmlab compare", 1)
+    command_line = report["command"].replace(f"--out {out}", "--out runs/compare")
     table = table.replace(report["command"], command_line)
     table += (f"\nMachine: {machine}. Made by `python benchmarks/compare.py"
               f"{' --budget-seconds %g' % args.budget_seconds if args.budget_seconds else ''}"
-              f"{' --max-steps %d' % args.max_steps if args.max_steps else ''}`, which runs the command above. "
+              f"{' --max-steps %d' % args.max_steps if args.max_steps else ''}"
+              f"{' --threads %d' % args.threads if args.threads else ''}`, which runs the command above. "
               f"Timings are wall-clock on a machine shared with other work: compare ratios, not absolutes.\n")
     Path(args.table).write_text(table)
     report["command"] = command_line

@@ -123,6 +123,24 @@ class StreamSampler(WindowSampler):
         return [self.windows(micro) for micro in starts]
 
 
+def stream_windows(ids: np.ndarray, block_size: int, rows: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Every token exactly once as a target, read as `rows` contiguous streams, window by window:
+    row r of each batch continues row r of the previous one, so a model can carry its state across
+    (the evaluation of models whose state never fills). Padding targets are -1."""
+    n_targets = len(ids) - 1
+    length = -(-n_targets // rows)  # targets per stream, rounded up
+    for offset in range(0, length, block_size):
+        inputs = torch.zeros(rows, block_size, dtype=torch.long)
+        targets = torch.full_like(inputs, -1)
+        for row in range(rows):
+            start = row * length + offset
+            stop = min(start + block_size, (row + 1) * length, n_targets)
+            if stop > start:
+                window = torch.from_numpy(ids[start : stop + 1].astype(np.int64))
+                inputs[row, : stop - start], targets[row, : stop - start] = window[:-1], window[1:]
+        yield inputs, targets
+
+
 def sequential_windows(ids: np.ndarray, block_size: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Every token exactly once as a target: consecutive non-overlapping windows, the last one
     padded with target -1 (ignored by the loss). Used for the full evaluation."""

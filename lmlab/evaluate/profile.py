@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -133,7 +134,8 @@ def _synchronize(device: torch.device) -> None:
 
 # --- measurements ---------------------------------------------------------------------------------
 def measure_training(model, batch_size: int, block_size: int, steps: int, device: torch.device) -> dict:
-    """Seconds per Trainer step on random tokens (after one warm-up step), tokens/s, peak memory."""
+    """Seconds per Trainer step on random tokens (the median of `steps` timed steps after one warm-up
+    step: robust to a burst of other work on a shared machine), tokens/s, peak memory."""
     from lmlab.train.checkpoint import RunFolder
     from lmlab.train.trainer import TrainConfig, Trainer
 
@@ -145,13 +147,15 @@ def measure_training(model, batch_size: int, block_size: int, steps: int, device
                           context=_context(device))
         trainer.model.train()
         trainer.train_step()  # warm-up: allocator, optimizer state
+        times = []
         with PeakMemory(device) as peak:
-            _synchronize(device)
-            started = time.perf_counter()
             for _ in range(steps):
+                _synchronize(device)
+                started = time.perf_counter()
                 trainer.train_step()
-            _synchronize(device)
-            seconds = (time.perf_counter() - started) / steps
+                _synchronize(device)
+                times.append(time.perf_counter() - started)
+        seconds = statistics.median(times)
     return {"seconds_per_step": seconds, "tokens_per_s": batch_size * block_size / seconds,
             "peak_memory_mb": peak.megabytes}
 
@@ -187,6 +191,7 @@ def profile_model(model, device: torch.device, batch_sizes: list[int], block_siz
     result = {"parameters": model.num_parameters(),
               "parameters_without_embeddings": model.num_parameters(include_embeddings=False),
               "forward_flops_per_token": forward, "training_flops_per_token": 3 * forward,
+              "receptive_field": getattr(model, "receptive_field", None),  # a CNN's; None for the others
               "device": peak, "block_size": block_size, "training": [], "generation": []}
     for batch_size in batch_sizes:
         if isinstance(model, nn.Module):

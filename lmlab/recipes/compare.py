@@ -6,12 +6,11 @@
       -> the same validation windows, the same generation -> one table (Markdown, JSON, PNG)
 
 The budget is either `--max-steps N` (every neural model takes N optimizer steps) or
-`--budget-seconds S` (each gets S seconds of training: two timed Trainer steps turn S into a step
-count, so the learning-rate schedule still spans the whole run). The n-gram model is counted in
-one pass whatever the budget. Validation perplexity is measured the same way for every family:
-consecutive windows of block_size tokens over the validation split, each scored from a fresh
-state (`lmlab eval`'s protocol), so every model sees the same targets with at most block_size
-tokens of context.
+`--budget-seconds S` (each gets S seconds of training: the median of three timed Trainer steps
+turns S into a step count, so the learning-rate schedule still spans the whole run). The n-gram
+model is counted in one pass whatever the budget. Validation perplexity is `lmlab eval`'s (`lm.evaluation_loss`): every
+validation token once as a target, each model with as much context as it can use (its state
+carried along 16 contiguous streams; a Transformer's window of block_size tokens).
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ from typing import Optional
 
 from lmlab import __version__
 from lmlab.config import config_to_dict, preset
-from lmlab.data.lm import load_ids, sequential_windows
+from lmlab.data.lm import load_ids
 from lmlab.errors import UserError
-from lmlab.evaluate.metrics import language_model_loss, perplexity
+from lmlab.evaluate.metrics import perplexity
 from lmlab.evaluate.profile import measure_generation, measure_training
 from lmlab.generate.sampling import SamplingConfig
 from lmlab.models.registry import MODELS, build_model
@@ -110,9 +109,12 @@ def _shared_tokenizer(settings: ComparePreset, tokenizer: str, out: Path) -> Pat
     return path
 
 
-def _train_args(family: str, settings: ComparePreset, args, out: Path, tokenizer: Path, steps: int, every: int):
+def _train_args(family: str, settings: ComparePreset, args, out: Path, tokenizer: Path, steps: int, warmup: int):
+    """`lmlab train` arguments: the shared settings, evaluation ten times along the run, warmup at most
+    a tenth of it (a budget of few steps must still reach the peak learning rate and decay)."""
     overrides = [f"model.block_size={settings.block_size}", f"train.batch_size={settings.batch_size}",
-                 f"train.eval_every={every}", "train.checkpoint_every=0", "train.log_every=5",
+                 f"train.eval_every={max(1, steps // 10)}", f"train.warmup_steps={min(warmup, steps // 10)}",
+                 "train.checkpoint_every=0", "train.log_every=5",
                  *[f"train.{a.strip().removeprefix('train.')}" for a in args.overrides]]
     return argparse.Namespace(model=family, data=settings.data, out=str(out / family), preset=settings.preset,
                               max_steps=steps, seed=args.seed, resume=False, overrides=overrides,
@@ -128,17 +130,18 @@ def compare_family(family: str, settings: ComparePreset, args, out: Path, tokeni
     config.model.block_size = settings.block_size
     config.model.vocab_size = Tokenizer.load(tokenizer_path).vocab_size
     step_cost, steps = None, 1  # the n-gram model: one counting pass
-    if family != "ngram":  # time two Trainer steps: the budget in steps, and a training step's peak memory
+    if family != "ngram":  # time three Trainer steps: the budget in steps, and a training step's peak memory
         step_cost = measure_training(build_model(family, config_to_dict(config.model)), settings.batch_size,
-                                     settings.block_size, steps=2, device=device)
+                                     settings.block_size, steps=3, device=device)
         steps = settings.max_steps or max(1, int(settings.budget_seconds / step_cost["seconds_per_step"]))
     lm.say(f"--- {lm.DISPLAY_NAMES[family]}: {steps} step{'s' * (steps > 1)}")
-    summary = lm.train(_train_args(family, settings, args, out, tokenizer_path, steps, max(1, steps // 10)), context)
+    summary = lm.train(_train_args(family, settings, args, out, tokenizer_path, steps, config.train.warmup_steps),
+                       context)
     model, tokenizer, _ = lm.load_run(out / family, device)
     val_ids = load_ids(out / family / "data" / "val.npy")
     if settings.eval_tokens:
         val_ids = val_ids[: settings.eval_tokens + 1]
-    loss, tokens = language_model_loss(model, sequential_windows(val_ids, settings.block_size, 16), device)
+    loss, tokens = lm.evaluation_loss(model, val_ids, settings.block_size, device)
     speed = measure_generation(model, 1, 1, settings.sample_tokens, device)
     sample = lm._stream_sample(model, tokenizer, "", settings.sample_tokens, SamplingConfig(temperature=0.8),
                                device, seed=args.seed, out=io.StringIO())
@@ -192,8 +195,9 @@ def compare_command(args) -> None:
             f"Corpus `{settings.data}`, `{args.tokenizer}` tokenizer trained once on the training split, "
             f"block size {settings.block_size}, batch size {settings.batch_size}, budget {budget} (the n-gram "
             f"model is counted in one pass), device `{context.device}`, lmlab {__version__}. Validation "
-            f"perplexity over {rows[0]['val_tokens']:,} validation tokens, windows of {settings.block_size} "
-            f"scored from a fresh state; generation speed: {settings.sample_tokens} tokens, batch 1; memory: "
+            f"perplexity over {rows[0]['val_tokens']:,} validation tokens (`lmlab eval`: each model with all "
+            f"the context it can use, its state carried along 16 streams; GPT: windows of {settings.block_size}); "
+            f"generation speed: {settings.sample_tokens} tokens, batch 1; memory: "
             f"peak of one training step above the level before it. Total {report['seconds']:.0f} s.\n\n"
             + markdown_table(rows))
     atomic_write(out / "compare.md", lambda tmp: tmp.write_text(text))

@@ -29,9 +29,11 @@ from typing import Any, Optional
 import torch
 
 from lmlab.config import apply_overrides, config_from_dict, config_to_dict, preset
-from lmlab.data.lm import StreamSampler, WindowSampler, encode_documents, load_ids, save_ids, sequential_windows
+from lmlab.data.lm import (StreamSampler, WindowSampler, encode_documents, load_ids, save_ids, sequential_windows,
+                           stream_windows)
 from lmlab.errors import UserError
 from lmlab.evaluate.metrics import language_model_loss, perplexity
+from lmlab.generate.beam import BeamConfig, beam_search
 from lmlab.generate.sampling import SamplingConfig, generate
 from lmlab.generate.streaming import TextStream
 from lmlab.models.cnn_lm import CNNLMConfig
@@ -272,8 +274,10 @@ def train(args, context: distributed.Context) -> dict:
             say(f"resuming {out} at step {trainer.step} of {t.max_steps}")
     if context.is_main:
         tokens_per_step = t.batch_size * t.grad_accum * context.world_size * config.model.block_size
-        say(f"{DISPLAY_NAMES[model_type]}: {model.num_parameters() / 1e6:.2f}M parameters ({model.num_parameters(False) / 1e6:.2f}M "
-            f"without embeddings); {len(train_ids):,} training / {len(val_ids):,} validation tokens; "
+        field = f", receptive field {model.receptive_field} tokens" if hasattr(model, "receptive_field") else ""
+        say(f"{DISPLAY_NAMES[model_type]}: {model.num_parameters() / 1e6:.2f}M parameters "
+            f"({model.num_parameters(False) / 1e6:.2f}M without embeddings{field}); "
+            f"{len(train_ids):,} training / {len(val_ids):,} validation tokens; "
             f"{tokens_per_step:,} tokens per step; device {context.device}"
             f"{f' x {context.world_size} processes' if context.distributed else ''}; run folder {out}")
     started = time.perf_counter()
@@ -332,7 +336,7 @@ def _stream_sample(model, tokenizer, prompt: str, max_new_tokens: int, sampling:
         generator = torch.Generator(device=device).manual_seed(seed)
     out.write(prompt)
     out.flush()
-    stream, pieces = TextStream(tokenizer), []
+    stream, pieces = TextStream(tokenizer, prefix=prompt_ids), []
     ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
     for token in generate(model, ids, max_new_tokens, sampling, stop_token=tokenizer.eot_id, generator=generator):
         token = int(token)
@@ -348,12 +352,35 @@ def _stream_sample(model, tokenizer, prompt: str, max_new_tokens: int, sampling:
     return "".join(pieces) + tail
 
 
+def beam_continuation(model, tokenizer, prompt: str, max_new_tokens: int, beam: BeamConfig, device) -> str:
+    """`prompt` and its most probable continuation found by beam search (whole, not streamed). Beam
+    search does not slide the window: a learned position table stops it at block_size."""
+    if not hasattr(model.new_cache(1), "reorder"):
+        raise UserError("--strategy beam needs a model whose decoding state can follow the beams: a GPT run")
+    prompt_ids = tokenizer.encode(prompt) if prompt else [tokenizer.eot_id]
+    if prompt_ids[0] is None:
+        raise UserError("this tokenizer has no end-of-text token to start from: give --prompt TEXT")
+    if not model.position_embedding.extrapolates:
+        block = model.config.block_size
+        prompt_ids = prompt_ids[-(block // 2):]
+        max_new_tokens = min(max_new_tokens, block - len(prompt_ids))
+    ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+    best = beam_search(model, ids, max_new_tokens, beam, eos_id=tokenizer.eot_id)[0][0]
+    return prompt + tokenizer.decode(best.tokens)
+
+
 def sample_command(args) -> None:
-    sampling = SamplingConfig(args.strategy, args.temperature, args.top_k, args.top_p)
-    sampling.validate()
     if args.max_new_tokens < 1:
         raise UserError(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
     device = distributed.resolve_device(args.device)
+    if args.strategy == "beam":
+        beam = BeamConfig(args.beams, args.length_penalty)
+        beam.validate()
+        model, tokenizer, _ = load_run(args.run, device)
+        print(beam_continuation(model, tokenizer, args.prompt, args.max_new_tokens, beam, device), flush=True)
+        return
+    sampling = SamplingConfig(args.strategy, args.temperature, args.top_k, args.top_p)
+    sampling.validate()
     model, tokenizer, _ = load_run(args.run, device)
     _stream_sample(model, tokenizer, args.prompt, args.max_new_tokens, sampling, device, args.seed)
 
@@ -374,6 +401,17 @@ def evaluation_ids(run: RunFolder, config: dict, tokenizer, data: str | None, sp
     return encode_documents(tokenizer, texts)
 
 
+def evaluation_loss(model, ids, block_size: int, device, batch_size: int = 16) -> tuple[float, int]:
+    """`lmlab eval`'s protocol, shared by `lmlab compare`: every token once as a target, with as
+    much context as the model can use. A model whose state never fills (n-gram, FFNN, CNN, RNNs)
+    reads `batch_size` contiguous streams and carries its state from window to window; a
+    Transformer, whose KV cache holds block_size positions, scores consecutive windows afresh."""
+    cache = model.new_cache(batch_size)
+    if cache.max_length is None:
+        return language_model_loss(model, stream_windows(ids, block_size, batch_size), device, cache)
+    return language_model_loss(model, sequential_windows(ids, block_size, batch_size), device)
+
+
 def eval_command(args) -> None:
     import json
 
@@ -382,8 +420,7 @@ def eval_command(args) -> None:
     ids = evaluation_ids(RunFolder(args.run), config, tokenizer, args.data, args.split)
     if len(ids) < 2:
         raise UserError("the evaluation text has fewer than two tokens")
-    batches = sequential_windows(ids, model.config.block_size, batch_size=16)
-    loss, tokens = language_model_loss(model, batches, device)
+    loss, tokens = evaluation_loss(model, ids, model.config.block_size, device)
     result = {"loss": loss, "perplexity": perplexity(loss), "tokens": tokens}
     if args.json:
         print(json.dumps(result))

@@ -39,3 +39,16 @@ def test_accumulation_and_ranks_split_the_same_global_streams():
 def test_too_little_data_is_a_user_error():
     with pytest.raises(UserError, match="too few"):
         StreamSampler(IDS[:100], block_size=10, rows=8, seed=0)
+
+
+def test_stream_windows_score_every_token_once_along_contiguous_rows():
+    from lmlab.data.lm import stream_windows
+
+    ids = np.arange(50, dtype=np.uint16)
+    batches = list(stream_windows(ids, block_size=4, rows=3))  # 49 targets: rows of 17, 17, 15
+    targets = torch.cat([t for _, t in batches], dim=1)  # (3, 20): each row's targets in order
+    kept = [row[row >= 0].tolist() for row in targets]
+    assert kept == [list(range(1, 18)), list(range(18, 35)), list(range(35, 50))]
+    for inputs, target in batches:
+        mask = target >= 0
+        assert torch.equal(inputs[mask] + 1, target[mask])  # inputs are the previous token

@@ -117,3 +117,32 @@ def test_truncated_bptt_resume_is_exact_because_the_carried_state_is_checkpointe
     assert resumed.model.carried[1].hidden[0].abs().sum() > 0  # the state came back from model.safetensors
     resumed.fit()
     assert _losses(tmp_path / "stopped") == _losses(tmp_path / "straight")  # bit-exact, dropout included
+
+
+@pytest.mark.parametrize("family", ["lstm", "ngram", "gpt"])
+def test_evaluation_gives_each_model_all_the_context_it_can_use(family):
+    """One stream carried window to window equals scoring the whole text at once; GPT, whose KV
+    cache is bounded, scores block_size windows afresh."""
+    from lmlab.data.lm import sequential_windows
+    from lmlab.evaluate.metrics import language_model_loss
+    from lmlab.models.registry import build_model
+
+    torch.manual_seed(0)
+    ids = np.random.default_rng(0).integers(0, 20, size=121).astype(np.uint16)
+    config = {"vocab_size": 20, "block_size": 16}
+    if family == "lstm":
+        config.update(cell="lstm", n_embd=8, n_hidden=8, n_layer=1)
+    elif family == "gpt":
+        config.update(n_layer=1, n_head=2, n_embd=8)
+    model = build_model(family, config)
+    if family == "ngram":
+        model.fit(np.random.default_rng(1).integers(0, 20, size=500))
+    loss, tokens = lm.evaluation_loss(model.eval(), ids, 16, "cpu", batch_size=1)
+    assert tokens == 120
+    if family == "gpt":
+        assert loss == pytest.approx(language_model_loss(model, sequential_windows(ids, 16, 16), "cpu")[0])
+        return
+    whole = torch.from_numpy(ids.astype(np.int64))[None]
+    logits, _ = model(whole[:, :-1])
+    expected = torch.nn.functional.cross_entropy(logits[0], whole[0, 1:]).item()
+    assert loss == pytest.approx(expected, rel=1e-5)
