@@ -127,16 +127,25 @@ class NGramLM:
         targets = offsets >= n - 1
         previous = np.zeros(len(tokens), dtype=np.int64)  # id of the (j-1)-sequence ending at each position
         self.keys, self.counts = [np.zeros(1, dtype=np.int64)], [np.array([targets.sum()], dtype=np.int64)]
+        suffix = [np.zeros(1, dtype=np.int64)]  # each sequence without its first token, in the table below
         for j in range(1, n + 1):
             valid = offsets >= j - 1  # the j tokens ending here lie in one padded sentence
             parents = np.roll(previous, 1)  # the (j-1)-sequence ending one position earlier (j = 1: the empty one)
-            table, inverse = np.unique(parents[valid] * self.radix + tokens[valid], return_inverse=True)
+            if j == 1:  # the keys are the tokens themselves: counting replaces sorting
+                table = np.flatnonzero(np.bincount(tokens, minlength=self.radix))
+                inverse = np.cumsum(np.bincount(tokens, minlength=self.radix) > 0)[tokens] - 1
+            else:
+                table, inverse = np.unique(parents[valid] * self.radix + tokens[valid], return_inverse=True)
             current = np.full(len(tokens), -1, dtype=np.int64)
             current[valid] = inverse
+            below = np.zeros(len(table), dtype=np.int64)
+            if j > 1:  # the (j-1)-sequence ending at the same position is this one's suffix
+                below[inverse] = previous[valid]
+            suffix.append(below)
             self.keys.append(table)
             self.counts.append(np.bincount(current[targets], minlength=len(table)))
             previous = current
-        self._derive()
+        self._derive(suffix)
         return self
 
     # --- from counts to probabilities ------------------------------------------------------------
@@ -148,7 +157,7 @@ class NGramLM:
         ok = (parents >= 0) & (tokens >= 0) & (keys[found] == wanted) if len(keys) else np.zeros_like(wanted, bool)
         return np.where(ok, found, -1)
 
-    def _derive(self) -> None:
+    def _derive(self, suffix: list[np.ndarray] | None = None) -> None:
         """Per order: the smoothing's `coef` of each sequence and `lam` of each context.
 
         Interpolated:  P_j(w | c) = coef_j[c w] + lam_j[c] * P_{j-1}(w | c')   (coef = 0 if unseen)
@@ -162,9 +171,10 @@ class NGramLM:
         self.levels = [n] if config.smoothing == "add-k" else list(range(1, n + 1))
         self.parent = [None] + [keys // self.radix for keys in self.keys[1:]]
         self.word = [None] + [keys % self.radix for keys in self.keys[1:]]
-        suffix = [np.zeros(1, dtype=np.int64), np.zeros(len(self.keys[1]), dtype=np.int64)]
-        for j in range(2, n + 1):  # the sequence without its first token, in table j - 1
-            suffix.append(self._lookup(j - 1, suffix[j - 1][self.parent[j]], self.word[j]))
+        if suffix is None:  # loaded counts: find each sequence's suffix (fit knows them from positions)
+            suffix = [np.zeros(1, dtype=np.int64), np.zeros(len(self.keys[1]), dtype=np.int64)]
+            for j in range(2, n + 1):  # the sequence without its first token, in table j - 1
+                suffix.append(self._lookup(j - 1, suffix[j - 1][self.parent[j]], self.word[j]))
         self.suffix = suffix
         self.coef, self.lam, self.seen, self.known, self.log_prob, self.log_lam = ([None] * (n + 1) for _ in range(6))
         lower = None  # prob of the level below, per sequence of that table
