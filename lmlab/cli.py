@@ -46,6 +46,12 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str, 
                              "(repeatable; `section.key` when a name is ambiguous)")
 
 
+def _add_beam_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--beams", type=int, default=4, help="beam width; 1 is greedy (default: %(default)s)")
+    parser.add_argument("--length-penalty", type=float, default=0.6,
+                        help="GNMT length penalty alpha; 0 ranks by log-probability (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lmlab", description="Build, train, sample, evaluate and compare language "
                                                 "models from scratch in PyTorch.")
@@ -81,9 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("run", help="run folder written by `lmlab train`")
     sample.add_argument("--prompt", default="", help="text to continue (default: start of a document)")
     sample.add_argument("--max-new-tokens", type=int, default=500, help="token budget (default: %(default)s)")
-    sample.add_argument("--strategy", choices=["greedy", "sample"], default="sample",
-                        help="greedy takes the most likely token; sample draws from the distribution "
-                             "(default: %(default)s)")
+    sample.add_argument("--strategy", choices=["greedy", "sample", "beam"], default="sample",
+                        help="greedy takes the most likely token; sample draws from the distribution; beam "
+                             "keeps the --beams most probable continuations (default: %(default)s)")
+    _add_beam_options(sample)
     sample.add_argument("--temperature", type=float, default=0.8,
                         help="divide logits by T before sampling; <1 is more conservative (default: %(default)s)")
     sample.add_argument("--top-k", type=int, default=None, help="sample only from the K most likely tokens")
@@ -188,6 +195,66 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(bert_pretrain, "cpu", "tiny (seconds), cpu (minutes on 2 cores), base (BERT-base, GPU)")
     bert_pretrain.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     bert_pretrain.set_defaults(handler=_bert_pretrain)
+
+    # --- translation: the encoder-decoder Transformer ------------------------------------------
+    seq2seq = commands.add_parser("seq2seq", help="train and evaluate an encoder-decoder translation model",
+                                  description="The encoder-decoder Transformer on parallel text: one sentence "
+                                              "per line, DIR/train.SRC aligned with DIR/train.TGT (and val).")
+    seq2seq_commands = seq2seq.add_subparsers(dest="seq2seq_command", metavar="ACTION", parser_class=_Parser)
+    seq2seq_commands.required = True
+    seq2seq_train = seq2seq_commands.add_parser(
+        "train", help="train a translation model into a run folder",
+        description="Train tokenizers (one shared vocabulary by default) and an encoder-decoder Transformer "
+                    "on DIR/train.SRC -> DIR/train.TGT, validating on DIR/val.*; the run folder is the one "
+                    "`lmlab train` writes, plus the translation settings.")
+    _add_training_options(seq2seq_train, "cpu", "tiny (seconds), cpu (under an hour on 2 cores), gpu (base "
+                                                "Transformer shape)")
+    seq2seq_train.add_argument("--src", default="en", help="source language: file extension (default: %(default)s)")
+    seq2seq_train.add_argument("--tgt", default="de", help="target language: file extension (default: %(default)s)")
+    seq2seq_train.set_defaults(handler=_seq2seq_train, data=None)
+    seq2seq_eval = seq2seq_commands.add_parser(
+        "eval", help="corpus BLEU (sacrebleu) and perplexity of a translation run",
+        description="Translate every source sentence of DIR/SPLIT.SRC with beam search and score the "
+                    "translations against DIR/SPLIT.TGT with sacrebleu's corpus BLEU (detokenized, cased, "
+                    "13a); also the teacher-forced loss and perplexity.")
+    seq2seq_eval.add_argument("run", help="run folder written by `lmlab seq2seq train`")
+    seq2seq_eval.add_argument("--data", default=None, help="folder of parallel text (default: the run's)")
+    seq2seq_eval.add_argument("--split", default="val", help="file stem to evaluate: val, test, ... (default: %(default)s)")
+    _add_beam_options(seq2seq_eval)
+    seq2seq_eval.add_argument("--limit", type=int, default=None, help="only the first N sentence pairs")
+    seq2seq_eval.add_argument("--out", default=None, metavar="FILE", help="also write the translations, one per line")
+    seq2seq_eval.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
+    seq2seq_eval.add_argument("--json", action="store_true",
+                              help='print one JSON object {"bleu", "signature", "loss", "perplexity", ...}')
+    seq2seq_eval.set_defaults(handler=_seq2seq_eval)
+
+    translate = commands.add_parser("translate", help="translate text with a trained seq2seq run",
+                                    description="Translate a sentence (or each line of --file) with beam search.")
+    translate.add_argument("run", help="run folder written by `lmlab seq2seq train`")
+    translate.add_argument("text", nargs="?", default=None, help="the sentence to translate")
+    translate.add_argument("--file", default=None, metavar="PATH", help="translate each line of this file instead")
+    _add_beam_options(translate)
+    translate.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
+    translate.add_argument("--json", action="store_true", help='one JSON object {"source", "translation"} per line')
+    translate.set_defaults(handler=_translate)
+
+    attention = commands.add_parser("attention", help="attention heat maps of a run on a text (PNG)",
+                                    description="Run a model on TEXT and draw its attention weights: one panel "
+                                                "per head, query tokens down, key tokens across. GPT runs: "
+                                                "self-attention. Translation runs: the text is the source, "
+                                                "translated first; --kind picks the encoder's self-attention, "
+                                                "the decoder's, or the cross-attention (target over source).")
+    attention.add_argument("run", help="run folder of `lmlab train` (GPT) or `lmlab seq2seq train`")
+    attention.add_argument("text", help="the text to run (the source sentence for a translation run)")
+    attention.add_argument("--out", required=True, metavar="PNG", help="image file to write")
+    attention.add_argument("--layer", type=int, default=None, help="layer to draw (default: the last)")
+    attention.add_argument("--head", type=int, default=None, help="draw one head only (default: every head)")
+    attention.add_argument("--kind", choices=["self", "encoder", "decoder", "cross"], default=None,
+                           help="which attention: self (GPT; the default there), or encoder, decoder, cross "
+                                "(translation; default: cross)")
+    attention.add_argument("--beams", type=int, default=4, help="beams for the translation (default: %(default)s)")
+    attention.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
+    attention.set_defaults(handler=_attention)
 
     # --- tokenizers ---------------------------------------------------------------------------
     tokenizer = commands.add_parser("tokenizer", help="train, inspect and use tokenizers",
@@ -312,6 +379,30 @@ def _profile(args):
     from lmlab.recipes import profile
 
     profile.profile_command(args)
+
+
+def _seq2seq_train(args):
+    from lmlab.recipes import seq2seq
+
+    seq2seq.train_command(args)
+
+
+def _seq2seq_eval(args):
+    from lmlab.recipes import seq2seq
+
+    seq2seq.eval_command(args)
+
+
+def _translate(args):
+    from lmlab.recipes import seq2seq
+
+    seq2seq.translate_command(args)
+
+
+def _attention(args):
+    from lmlab.recipes import attention
+
+    attention.attention_command(args)
 
 
 def _corpus_list(args):

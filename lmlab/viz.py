@@ -58,3 +58,30 @@ def plot_comparison(rows: list[dict], curves: dict[str, list], path: Path) -> No
     figure.tight_layout()
     atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     plt.close(figure)
+
+
+def plot_attention(weights, query_tokens: list[str], key_tokens: list[str], path: Path, title: str,
+                   heads: list[int]) -> None:
+    """Attention heat maps, one panel per head: weights (H, queries, keys), row i = what query i looked at."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lmlab.train.checkpoint import atomic_write
+
+    columns = min(len(heads), 4)
+    rows = -(-len(heads) // columns)
+    size = max(3.0, 1.2 + 0.28 * max(len(query_tokens), len(key_tokens)))  # inches per panel: room for labels
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    for panel, head in zip(axes.flat, heads):
+        panel.imshow(weights[head], cmap="viridis", vmin=0.0, vmax=float(weights[heads].max()), aspect="auto")
+        panel.set_title(f"head {head}", fontsize=10)
+        panel.set_xticks(range(len(key_tokens)), key_tokens, rotation=90, fontsize=8)
+        panel.set_yticks(range(len(query_tokens)), query_tokens, fontsize=8)
+    for panel in axes.flat[len(heads):]:
+        panel.axis("off")
+    figure.suptitle(title)
+    figure.tight_layout()
+    atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    plt.close(figure)
