@@ -208,3 +208,27 @@ def test_configurations_that_cannot_work_are_refused():
         mha(n_embd=15)
     with pytest.raises(ValueError, match="multiple of n_kv_head"):
         mha(n_kv_head=3)
+
+
+def test_shared_query_and_key_projections_would_make_attention_symmetric():
+    """Why W_Q and W_K differ: with one matrix for both, score(i, j) = score(j, i) and each token's
+    score with itself is a squared norm, so "who looks at whom" could not be one-directional."""
+    attention = mha(score="dot")
+    W_q, W_k, _ = attention.projection_weights()
+    with torch.no_grad():
+        W_k.copy_(W_q)
+        attention.qkv.bias.zero_()
+    x = torch.randn(1, 5, 16)
+    q, k, _ = (attention.split_heads(t, 4) for t in attention.qkv(x).split(16, dim=2))
+    scores = attention.score(q, k)  # (1, H, 5, 5)
+    assert torch.allclose(scores, scores.transpose(-2, -1), atol=1e-6)
+    assert torch.all(scores.diagonal(dim1=-2, dim2=-1) >= 0)
+    with torch.no_grad():
+        attention.init_orthogonal()  # separate matrices: no symmetry
+    q, k, _ = (attention.split_heads(t, 4) for t in attention.qkv(x).split(16, dim=2))
+    assert not torch.allclose(attention.score(q, k), attention.score(q, k).transpose(-2, -1), atol=1e-3)
+
+
+def test_heads_split_the_width_so_more_heads_cost_no_more_parameters():
+    count = lambda heads: sum(p.numel() for p in mha(n_head=heads).parameters())  # noqa: E731
+    assert count(1) == count(2) == count(4) == count(8) == (16 * 48 + 48) + (16 * 16 + 16)  # W_QKV, W_O
