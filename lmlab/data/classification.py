@@ -13,8 +13,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from lmlab.data.batching import bucketed_batches
 from lmlab.errors import UserError
 from lmlab.nn.masks import PAD
 
@@ -73,18 +75,21 @@ def collate(rows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 class EpochBatches:
-    """Shuffled batches, a pure function of the step: epoch e uses permutation seed + e, so a
-    resumed run sees exactly the batches it would have seen."""
+    """Shuffled, length-bucketed batches (`lmlab.data.batching`), a pure function of the step, so
+    a resumed run sees exactly the batches it would have seen."""
 
     def __init__(self, rows: list, batch_size: int, seed: int) -> None:
         self.rows, self.batch_size, self.seed = rows, batch_size, seed
         self.steps_per_epoch = max(len(rows) // batch_size, 1)  # the last partial batch is dropped
+        self.lengths = np.array([len(ids) for ids, _, _ in rows])
+        self._epoch, self._batches = -1, []
 
     def batch(self, step: int):
         epoch, index = divmod(step, self.steps_per_epoch)
-        order = torch.randperm(len(self.rows), generator=torch.Generator().manual_seed(self.seed + epoch))
-        chosen = order[index * self.batch_size:(index + 1) * self.batch_size]
-        return collate([self.rows[i] for i in chosen])
+        if epoch != self._epoch:
+            self._batches = bucketed_batches(self.lengths, min(self.batch_size, len(self.rows)), self.seed, epoch)
+            self._epoch = epoch
+        return collate([self.rows[i] for i in self._batches[index]])
 
 
 def in_order(rows: list, batch_size: int):

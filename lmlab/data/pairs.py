@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lmlab.data.batching import bucketed_batches
 from lmlab.errors import UserError
 from lmlab.nn.masks import PAD
 
@@ -85,15 +86,7 @@ class PairBatches:
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         """The batches (arrays of pair indices) of one epoch, in the order they are used."""
         if epoch != self._epoch:
-            rng = np.random.default_rng((self.seed, epoch))
-            order = rng.permutation(len(self.pairs))[: self.steps_per_epoch * self.batch_size]
-            pool_size = self.pool * self.batch_size
-            batches = []
-            for start in range(0, len(order), pool_size):
-                pool = order[start:start + pool_size]
-                pool = pool[np.argsort(self.lengths[pool], kind="stable")]  # similar lengths side by side
-                batches.extend(np.split(pool, len(pool) // self.batch_size))
-            self._batches = [batches[i] for i in rng.permutation(len(batches))]
+            self._batches = bucketed_batches(self.lengths, self.batch_size, self.seed, epoch, self.pool)
             self._epoch = epoch
         return self._batches
 
