@@ -73,12 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the model family: gpt (Transformer, the default), ngram (counted, Kneser-Ney), "
                             "ffnn (Bengio 2003), rnn, lstm, gru (recurrent, truncated BPTT), cnn (gated causal "
                             "convolutions); --set takes the fields of that family's config")
-    train.add_argument("--tokenizer", default="char",
+    train.add_argument("--tokenizer", default=None,
                        help="tokenizer algorithm to train on the training split (char, word, bpe, "
                             "wordpiece, unigram), or a tokenizer.json file (lmlab's or Hugging Face's) to "
-                            "use as is (default: %(default)s)")
+                            "use as is (default: the preset's: bpe, char for tiny)")
     train.add_argument("--vocab-size", type=int, default=None,
-                       help="vocabulary size for trained tokenizers (default: the algorithm's)")
+                       help="vocabulary size for trained tokenizers (default: the preset's, 1024)")
     train.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
     train.set_defaults(handler=_train)
 

@@ -54,8 +54,8 @@ class DataConfig:
 
     corpus: str = "shakespeare"  # corpus name or path
     val_fraction: float = 0.1  # the last 10% of every document is held out
-    tokenizer: str = "char"  # algorithm name, or a tokenizer.json path
-    vocab_size: Optional[int] = None  # for trained subword tokenizers
+    tokenizer: str = "bpe"  # algorithm name, or a tokenizer.json path
+    vocab_size: Optional[int] = 1024  # for trained subword tokenizers (ignored by char)
 
 
 @dataclass
@@ -70,6 +70,7 @@ PRESETS = {
         GPTConfig(block_size=32, n_layer=2, n_head=2, n_embd=32),
         TrainConfig(batch_size=8, max_steps=30, lr=3e-3, min_lr=3e-4, warmup_steps=5, eval_every=15,
                     eval_batches=2, checkpoint_every=15, log_every=5),
+        DataConfig(tokenizer="char"),  # seconds, for tests and first looks
     ),
     "cpu": LMRunConfig(
         GPTConfig(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.05),
@@ -86,8 +87,8 @@ PRESETS = {
 
 def _family_presets(tiny, cpu) -> dict[str, LMRunConfig]:
     """A family's `tiny` and `cpu` presets, trained like the GPT presets of the same name."""
-    return {"tiny": LMRunConfig(tiny, copy.deepcopy(PRESETS["tiny"].train)),
-            "cpu": LMRunConfig(cpu, copy.deepcopy(PRESETS["cpu"].train))}
+    return {name: LMRunConfig(model, copy.deepcopy(PRESETS[name].train), copy.deepcopy(PRESETS[name].data))
+            for name, model in (("tiny", tiny), ("cpu", cpu))}
 
 
 def _rnn_presets(cell: str) -> dict[str, LMRunConfig]:
@@ -146,7 +147,8 @@ def load_run(path, device: str | torch.device = "cpu"):
 def _configs_from_args(args, model_type: str) -> LMRunConfig:
     config = preset(FAMILY_PRESETS[model_type], args.preset or "cpu")
     config.data.corpus = args.data
-    config.data.tokenizer = args.tokenizer
+    if args.tokenizer is not None and args.tokenizer != config.data.tokenizer:
+        config.data.tokenizer, config.data.vocab_size = args.tokenizer, None  # the preset's size was for its own
     if args.vocab_size is not None:
         config.data.vocab_size = args.vocab_size
     apply_overrides({"model": config.model, "train": config.train, "data": config.data}, args.overrides)
