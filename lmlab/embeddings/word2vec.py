@@ -1,0 +1,322 @@
+"""word2vec: CBOW and skip-gram with negative sampling, trained in large batches with PyTorch.
+
+Mikolov, Chen, Corrado, Dean 2013, "Efficient Estimation of Word Representations in Vector
+Space", and Mikolov, Sutskever, Chen, Corrado, Dean 2013, "Distributed Representations of Words
+and Phrases and their Compositionality". Two matrices of V x D numbers are learned: ``input``
+(the word vectors one keeps, word2vec.c's syn0) and ``output`` (syn1neg, the vectors of words as
+prediction *targets*). Every example is one input vector ``h`` and one true target word ``t``:
+
+- **skip-gram**: for a centre word and each word of its window, h = input[centre], t = context
+  word: "predict the neighbours from the word".
+- **CBOW** (continuous bag of words): for a centre word, h = the mean (``cbow_mean``) or sum of
+  input[context words], t = the centre word: "predict the word from its neighbours".
+
+**Negative sampling** replaces the softmax over V words by K + 1 logistic regressions: the true
+target should score high, K noise words drawn from unigram^0.75 (`Vocabulary.noise_table`)
+should score low. With s_k = output[w_k] . h, label 1 for the target and 0 for the noise words,
+one SGD step at learning rate alpha is::
+
+    g_k = alpha * (label_k - sigmoid(s_k))        (B, K+1)
+    output[w_k] += g_k * h                         the K+1 target vectors
+    input[each word of h] += sum_k g_k * output[w_k]
+
+As in word2vec.c, with ``cbow_mean`` the same error vector is added to every context word
+without dividing by their number (it keeps word2vec's tuned learning rates meaningful).
+
+**Dynamic windows**: for each centre word the window actually used is b ~ Uniform{1..W}, so
+near neighbours are used more often than far ones. **Subsampling** drops frequent words before
+windows are formed (`Vocabulary.keep_probabilities`), which widens the effective window. The
+learning rate falls linearly from ``alpha`` to ``min_alpha`` over all the words of all epochs.
+
+**Batching.** word2vec.c updates after every single example (lock-free, one thread per core).
+Here a *chunk* of sentences (``chunk_words`` words) becomes arrays of examples with numpy, without
+a Python loop per word, and the examples are applied ``batch_size`` at a time: gather the rows,
+one batched matrix product, scatter the updates back with ``index_add_`` (several updates of the
+same row in one batch add up). Sentences are read one at a time from any iterable, so the corpus
+never has to fit in memory as tensors.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Literal, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lmlab.embeddings.vocab import Vocabulary
+from lmlab.errors import UserError
+
+
+@dataclass
+class Word2VecConfig:
+    """Hyperparameters of word2vec (the defaults are gensim's and word2vec.c's, except ``arch``)."""
+
+    arch: Literal["skipgram", "cbow"] = "skipgram"  # predict context from centre, or centre from context
+    dim: int = 100  # D, the size of a word vector
+    window: int = 5  # W, the largest distance to a context word; b ~ Uniform{1..W} per centre word
+    negative: int = 5  # K, noise words per example
+    ns_exponent: float = 0.75  # the noise distribution is unigram^ns_exponent
+    min_count: int = 5  # words seen fewer times are dropped from the vocabulary
+    max_vocab: Optional[int] = None  # keep at most this many words (the most frequent)
+    sample: float = 1e-3  # subsampling threshold s; 0 keeps every occurrence
+    alpha: float = 0.025  # learning rate at the start...
+    min_alpha: float = 0.0001  # ...falling linearly to this at the end of the last epoch
+    epochs: int = 5  # passes over the corpus
+    cbow_mean: bool = True  # CBOW: h is the mean of the context vectors (else their sum)
+    batch_size: Optional[int] = None  # examples per update; None: 512 on a CPU (cache-sized), 16384 on a GPU;
+    # never more than 4 x the vocabulary size (see Word2Vec.__init__)
+    chunk_words: int = 100_000  # words of text turned into examples at once
+    lowercase: bool = True  # lower-case the text before splitting it into words
+    seed: int = 1
+
+    def validate(self) -> None:
+        if self.arch not in ("skipgram", "cbow"):
+            raise UserError(f"arch must be skipgram or cbow, got {self.arch!r}")
+        for name in ("dim", "window", "negative", "epochs", "batch_size", "chunk_words", "min_count"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.alpha or self.min_alpha < 0 or self.min_alpha > self.alpha:
+            raise UserError(f"need 0 <= min_alpha <= alpha and alpha > 0, got alpha={self.alpha}, "
+                            f"min_alpha={self.min_alpha}")
+
+
+# --- examples: text -> arrays of (input, target), vectorised over a chunk -------------------
+def chunk_to_ids(sentences: list[list[str]], vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, int]:
+    """(ids, sentence_of_each_id, words_read): in-vocabulary ids of a chunk, flattened."""
+    index = vocab.index
+    ids = np.array([index.get(w, -1) for sentence in sentences for w in sentence], dtype=np.int64)
+    sentence_ids = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+    known = ids >= 0
+    return ids[known], sentence_ids[known], int(known.sum())
+
+
+def subsample(ids: np.ndarray, sentence_ids: np.ndarray, keep: np.ndarray, rng: np.random.Generator):
+    """Drop each occurrence of word w with probability 1 - keep[w]."""
+    kept = rng.random(len(ids)) < keep[ids]
+    return ids[kept], sentence_ids[kept]
+
+
+def window_offsets(window: int) -> list[int]:
+    return [d for d in range(-window, window + 1) if d != 0]
+
+
+def context_matrix(ids: np.ndarray, sentence_ids: np.ndarray, window: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 2W) ids of each position's context words, -1 where there is none.
+
+    Column k holds the word at offset ``window_offsets(W)[k]``; it counts only when the offset
+    is within this centre word's sampled window b ~ Uniform{1..W} and inside the same sentence.
+    """
+    n = len(ids)
+    reduced = rng.integers(1, window + 1, size=n)  # b for every centre word
+    contexts = np.full((n, 2 * window), -1, dtype=np.int64)
+    for k, d in enumerate(window_offsets(window)):
+        if abs(d) >= n:
+            continue
+        centre = np.arange(max(0, -d), min(n, n - d))  # positions whose neighbour at d exists
+        other = centre + d
+        ok = (reduced[centre] >= abs(d)) & (sentence_ids[centre] == sentence_ids[other])
+        contexts[centre[ok], k] = ids[other[ok]]
+    return contexts
+
+
+def skipgram_examples(ids, contexts) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, targets): one (centre, context word) pair per filled cell of the context matrix."""
+    rows, cols = np.nonzero(contexts >= 0)
+    return ids[rows], contexts[rows, cols]
+
+
+def cbow_examples(ids, contexts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(context_ids, bag_lengths, targets): each centre word with at least one context word."""
+    filled = contexts >= 0
+    lengths = filled.sum(1)
+    has = lengths > 0
+    return contexts[has][filled[has]], lengths[has], ids[has]
+
+
+# --- the model ------------------------------------------------------------------------------
+class Word2Vec:
+    """The two V x D matrices and the SGD updates of negative sampling.
+
+    >>> vocab = Vocabulary.build([["a", "b", "c"]] * 20, min_count=1)
+    >>> model = Word2Vec(vocab, Word2VecConfig(dim=8, epochs=1, sample=0))
+    >>> model.input.shape, model.output.shape
+    (torch.Size([3, 8]), torch.Size([3, 8]))
+    """
+
+    def __init__(self, vocab: Vocabulary, config: Word2VecConfig, device: str | torch.device = "cpu") -> None:
+        config.validate()
+        if len(vocab) == 0:
+            raise UserError(f"the vocabulary is empty: no word occurs min_count={config.min_count} times; "
+                            f"lower it with --min-count or give more text")
+        self.vocab, self.config, self.device = vocab, config, torch.device(device)
+        generator = torch.Generator().manual_seed(config.seed)
+        V, D = len(vocab), config.dim
+        # word2vec.c's initialisation: input uniform in [-0.5/D, 0.5/D), output zero
+        self.input = ((torch.rand(V, D, generator=generator) - 0.5) / D).to(self.device)  # (V, D)
+        self.output = torch.zeros(V, D, device=self.device)  # (V, D)
+        self.keep = vocab.keep_probabilities(config.sample)  # (V,) numpy
+        self.noise = torch.from_numpy(vocab.noise_table(config.ns_exponent)).to(self.device)  # (table,)
+        self.rng = np.random.default_rng(config.seed)
+        self.torch_rng = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.words_done = 0  # in-vocabulary words read so far (before subsampling), all epochs
+        self.steps = 0
+        # Summed updates of one row within a batch act like that many SGD steps taken without
+        # feedback; with a tiny vocabulary (every word many times per batch) that diverges, so a
+        # batch holds at most 4 examples per vocabulary word.
+        self.batch_size = min(config.batch_size or (16384 if self.device.type == "cuda" else 512), max(16, 4 * V))
+
+    # --- one update ---------------------------------------------------------------------
+    def _negative_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float):
+        """Negative-sampling SGD for B examples; returns (grad for h (B, D), loss sum)."""
+        B, K = len(targets), self.config.negative
+        D = h.shape[1]
+        slots = torch.randint(len(self.noise), (B, K), device=self.device, generator=self.torch_rng)
+        words = torch.cat([targets[:, None], self.noise.index_select(0, slots.view(-1)).view(B, K).long()], dim=1).reshape(-1)  # (B*(K+1),): target, noise
+        out = self.output.index_select(0, words).view(B, K + 1, D)  # (B, K+1, D)
+        scores = (out * h[:, None, :]).sum(2)  # (B, K+1)
+        labels = torch.zeros_like(scores)
+        labels[:, 0] = 1.0
+        g = (labels - torch.sigmoid(scores)) * alpha  # (B, K+1)
+        g[:, 1:] *= words.view(B, K + 1)[:, 1:] != targets[:, None]  # a noise word equal to the target is skipped
+        grad_h = torch.bmm(g[:, None, :], out).squeeze(1)  # (B, D), from the output vectors before update
+        self.output.index_add_(0, words, (g[:, :, None] * h[:, None, :]).view(-1, D))
+        loss = -(F.logsigmoid(scores[:, 0]).sum() + F.logsigmoid(-scores[:, 1:]).sum())
+        return grad_h, loss
+
+    def _skipgram_step(self, inputs: torch.Tensor, targets: torch.Tensor, alpha: float):
+        h = self.input.index_select(0, inputs)  # (B, D)
+        grad_h, loss = self._negative_step(h, targets, alpha)
+        self.input.index_add_(0, inputs, grad_h)
+        return loss
+
+    def _cbow_step(self, context_ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, alpha: float):
+        offsets = torch.cumsum(lengths, 0) - lengths  # start of each bag in context_ids
+        mode = "mean" if self.config.cbow_mean else "sum"
+        h = F.embedding_bag(context_ids, self.input, offsets, mode=mode)  # (B, D)
+        grad_h, loss = self._negative_step(h, targets, alpha)
+        owner = torch.repeat_interleave(torch.arange(len(lengths), device=self.device), lengths)
+        self.input.index_add_(0, context_ids, grad_h[owner])  # every context word gets the error
+        return loss
+
+    # --- training -----------------------------------------------------------------------
+    def learning_rate(self, max_steps: Optional[int] = None) -> float:
+        """alpha falling linearly to min_alpha over all words of all epochs (or over max_steps)."""
+        c = self.config
+        progress = self.words_done / max(1, c.epochs * self.vocab.total)
+        if max_steps:
+            progress = max(progress, self.steps / max_steps)
+        return max(c.min_alpha, c.alpha - (c.alpha - c.min_alpha) * min(1.0, progress))
+
+    def train(self, sentences: Iterable[list[str]] | Callable[[], Iterable[list[str]]],
+              max_steps: Optional[int] = None, progress: Optional[Callable[[int], None]] = None) -> dict:
+        """Train for ``config.epochs`` passes (or ``max_steps`` updates) and return statistics.
+
+        ``sentences`` is re-iterable (a list, or an object whose ``__iter__`` restarts the
+        stream) or a function returning a fresh iterator for each epoch. ``progress(words)`` is
+        called after each chunk with the number of words just read. A KeyboardInterrupt leaves
+        the matrices usable: callers save what is trained so far.
+        """
+        c = self.config
+        started, examples, loss_sum, loss_count = time.perf_counter(), 0, 0.0, 0
+        torch_loss = torch.zeros((), device=self.device)
+        for epoch in range(c.epochs):
+            stream = sentences() if callable(sentences) else sentences
+            chunk: list[list[str]] = []
+            size = 0
+            for sentence in stream:
+                chunk.append(sentence)
+                size += len(sentence)
+                if size >= c.chunk_words:
+                    n, loss, count = self._train_chunk(chunk, max_steps, progress)
+                    examples += n
+                    torch_loss, loss_count = torch_loss + loss, loss_count + count
+                    chunk, size = [], 0
+                    if max_steps and self.steps >= max_steps:
+                        break
+            else:
+                if chunk:
+                    n, loss, count = self._train_chunk(chunk, max_steps, progress)
+                    examples += n
+                    torch_loss, loss_count = torch_loss + loss, loss_count + count
+            if max_steps and self.steps >= max_steps:
+                break
+        seconds = time.perf_counter() - started
+        loss_sum = float(torch_loss)
+        return {"words": self.words_done, "examples": examples, "steps": self.steps, "seconds": seconds,
+                "words_per_second": self.words_done / max(seconds, 1e-9),
+                "loss": loss_sum / max(1, loss_count)}
+
+    def _train_chunk(self, chunk, max_steps, progress):
+        c = self.config
+        ids, sentence_ids, read = chunk_to_ids(chunk, self.vocab)
+        ids, sentence_ids = subsample(ids, sentence_ids, self.keep, self.rng)
+        contexts = context_matrix(ids, sentence_ids, c.window, self.rng)
+        loss, count, done = torch.zeros((), device=self.device), 0, 0
+        to = lambda array: torch.from_numpy(array).to(self.device, non_blocking=True)  # noqa: E731
+        if c.arch == "skipgram":
+            inputs, targets = skipgram_examples(ids, contexts)
+            inputs, targets = to(inputs), to(targets)
+            total = len(targets)
+            for start in range(0, total, self.batch_size):
+                if max_steps and self.steps >= max_steps:
+                    break
+                # the learning rate moves within the chunk in proportion to the examples done
+                alpha = self._alpha_within(read, start, total, max_steps)
+                end = start + self.batch_size
+                loss = loss + self._skipgram_step(inputs[start:end], targets[start:end], alpha)
+                count += len(targets[start:end])
+                self.steps += 1
+            done = total
+        else:
+            context_ids, lengths, targets = cbow_examples(ids, contexts)
+            bag_starts = np.concatenate([[0], np.cumsum(lengths)])
+            context_ids, lengths_t, targets = to(context_ids), to(lengths), to(targets)
+            total = len(targets)
+            for start in range(0, total, self.batch_size):
+                if max_steps and self.steps >= max_steps:
+                    break
+                alpha = self._alpha_within(read, start, total, max_steps)
+                end = min(start + self.batch_size, total)
+                bags = context_ids[bag_starts[start]:bag_starts[end]]
+                loss = loss + self._cbow_step(bags, lengths_t[start:end], targets[start:end], alpha)
+                count += end - start
+                self.steps += 1
+            done = total
+        self.words_done += read
+        if progress is not None:
+            progress(read)
+        return done, loss, count
+
+    def _alpha_within(self, read: int, start: int, total: int, max_steps) -> float:
+        """The learning rate for a batch that starts ``start`` examples into a chunk of ``read`` words."""
+        saved = self.words_done
+        self.words_done = saved + int(read * start / max(1, total))
+        alpha = self.learning_rate(max_steps)
+        self.words_done = saved
+        return alpha
+
+    # --- results ------------------------------------------------------------------------
+    def word_vectors(self):
+        """The trained input vectors as `WordVectors` (on the CPU)."""
+        from lmlab.embeddings.vectors import WordVectors
+
+        return WordVectors(list(self.vocab.words), self.input.detach().cpu().clone(),
+                           counts=self.vocab.counts.copy())
+
+
+def train_word2vec(sentences, config: Word2VecConfig, device: str | torch.device = "cpu",
+                   max_steps: Optional[int] = None):
+    """Build the vocabulary from ``sentences`` (re-iterable), train, return (model, stats)."""
+    config.validate()
+    stream = sentences() if callable(sentences) else sentences
+    vocab = Vocabulary.build(stream, config.min_count, config.max_vocab)
+    model = Word2Vec(vocab, config, device)
+    stats = model.train(sentences, max_steps=max_steps)
+    return model, stats
+
+
+__all__ = ["Word2VecConfig", "Word2Vec", "train_word2vec", "chunk_to_ids", "subsample", "context_matrix",
+           "skipgram_examples", "cbow_examples", "window_offsets"]
