@@ -256,6 +256,73 @@ def build_parser() -> argparse.ArgumentParser:
     attention.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
     attention.set_defaults(handler=_attention)
 
+    # --- word embeddings: word2vec ------------------------------------------------------------
+    word2vec = commands.add_parser("word2vec", help="train and query word2vec embeddings (CBOW, skip-gram)",
+                                   description="word2vec (Mikolov et al. 2013): CBOW and skip-gram with negative "
+                                               "sampling, frequent-word subsampling and dynamic windows. RUN is "
+                                               "a folder written by `lmlab word2vec train` or, for the queries, "
+                                               "a word2vec text file (`N D` header).")
+    word2vec_commands = word2vec.add_subparsers(dest="word2vec_command", metavar="ACTION", parser_class=_Parser)
+    word2vec_commands.required = True
+    word2vec_train = word2vec_commands.add_parser(
+        "train", help="train word vectors on a corpus into a run folder",
+        description="Train word vectors on the lines of a corpus and write a run folder (config.json, "
+                    "vectors.safetensors, vocab.json, metrics.jsonl); prints the one-hot vs dense memory of "
+                    "the vocabulary table. Ctrl-C saves the vectors trained so far.")
+    _add_training_options(word2vec_train, "default", "tiny (seconds), default (gensim's settings, skip-gram)")
+    word2vec_train.add_argument("--arch", choices=["cbow", "skipgram"], default=None,
+                                help="skipgram predicts the context from the word, cbow the word from its "
+                                     "context (default: skipgram)")
+    word2vec_train.add_argument("--dim", type=int, default=None, help="vector size D (default: 100)")
+    word2vec_train.add_argument("--window", type=int, default=None,
+                                help="largest distance to a context word; the window used is drawn from 1..W "
+                                     "per word (default: 5)")
+    word2vec_train.add_argument("--negative", type=int, default=None, help="noise words per example (default: 5)")
+    word2vec_train.add_argument("--min-count", type=int, default=None,
+                                help="drop words seen fewer times (default: 5)")
+    word2vec_train.add_argument("--epochs", type=int, default=None, help="passes over the corpus (default: 5)")
+    word2vec_train.add_argument("--threads", type=int, default=None,
+                                help="CPU threads for PyTorch (default: PyTorch's choice)")
+    word2vec_train.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    word2vec_train.set_defaults(handler=_word2vec_train)
+    word2vec_similar = word2vec_commands.add_parser("similar", help="the nearest words by cosine similarity")
+    word2vec_similar.add_argument("run", help="word2vec run folder or word2vec text file")
+    word2vec_similar.add_argument("word")
+    word2vec_similar.add_argument("-n", type=int, default=10, help="how many neighbours (default: %(default)s)")
+    word2vec_similar.add_argument("--json", action="store_true", help="print one JSON object")
+    word2vec_similar.set_defaults(handler=_word2vec_similar)
+    word2vec_analogy = word2vec_commands.add_parser("analogy", help="A is to B as C is to ?",
+                                                    description="Answer the analogy A : B :: C : ? (e.g. man king "
+                                                                "woman -> queen), A, B and C excluded.")
+    word2vec_analogy.add_argument("run", help="word2vec run folder or word2vec text file")
+    word2vec_analogy.add_argument("a", metavar="A")
+    word2vec_analogy.add_argument("b", metavar="B")
+    word2vec_analogy.add_argument("c", metavar="C")
+    word2vec_analogy.add_argument("--method", choices=["add", "mul"], default="add",
+                                  help="3CosAdd or 3CosMul (Levy & Goldberg 2014) (default: %(default)s)")
+    word2vec_analogy.add_argument("-n", type=int, default=5, help="how many answers (default: %(default)s)")
+    word2vec_analogy.add_argument("--json", action="store_true", help="print one JSON object")
+    word2vec_analogy.set_defaults(handler=_word2vec_analogy)
+    word2vec_eval = word2vec_commands.add_parser(
+        "eval", help="analogy accuracy (questions-words.txt) and WordSim-353 Spearman",
+        description="Analogy accuracy and coverage per section of questions-words.txt (top --restrict-vocab "
+                    "words) and the Spearman correlation with WordSim-353. Without --analogies/--wordsim the "
+                    "files are looked for in $LMLAB_EMBEDDING_EVAL and ../shared/data/embedding-eval.")
+    word2vec_eval.add_argument("run", help="word2vec run folder or word2vec text file")
+    word2vec_eval.add_argument("--analogies", default=None, metavar="FILE", help="questions-words.txt")
+    word2vec_eval.add_argument("--wordsim", default=None, metavar="FILE", help="wordsim353.tsv (w1<TAB>w2<TAB>score)")
+    word2vec_eval.add_argument("--method", choices=["add", "mul"], default="add",
+                               help="analogy objective: 3CosAdd or 3CosMul (default: %(default)s)")
+    word2vec_eval.add_argument("--restrict-vocab", type=int, default=300_000,
+                               help="answer with and ask about the N most frequent words only (default: %(default)s)")
+    word2vec_eval.add_argument("--json", action="store_true", help="print one JSON object")
+    word2vec_eval.set_defaults(handler=_word2vec_eval)
+    word2vec_map = word2vec_commands.add_parser("map", help="2-D PCA map of some words (PNG)")
+    word2vec_map.add_argument("run", help="word2vec run folder or word2vec text file")
+    word2vec_map.add_argument("words", nargs="+", metavar="WORD")
+    word2vec_map.add_argument("--out", required=True, metavar="PNG", help="image file to write")
+    word2vec_map.set_defaults(handler=_word2vec_map)
+
     # --- tokenizers ---------------------------------------------------------------------------
     tokenizer = commands.add_parser("tokenizer", help="train, inspect and use tokenizers",
                                     description="Tokenizers from scratch (char, word, byte-level BPE, "
@@ -403,6 +470,36 @@ def _attention(args):
     from lmlab.recipes import attention
 
     attention.attention_command(args)
+
+
+def _word2vec_train(args):
+    from lmlab.recipes import word2vec
+
+    word2vec.train_command(args)
+
+
+def _word2vec_similar(args):
+    from lmlab.recipes import word2vec
+
+    word2vec.similar_command(args)
+
+
+def _word2vec_analogy(args):
+    from lmlab.recipes import word2vec
+
+    word2vec.analogy_command(args)
+
+
+def _word2vec_eval(args):
+    from lmlab.recipes import word2vec
+
+    word2vec.eval_command(args)
+
+
+def _word2vec_map(args):
+    from lmlab.recipes import word2vec
+
+    word2vec.map_command(args)
 
 
 def _corpus_list(args):
