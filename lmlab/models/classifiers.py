@@ -4,6 +4,13 @@
 records NAME so that `classify eval` and `classify predict` rebuild the same model. Every family
 follows one contract: ``model(ids (B, T), segments (B, T), labels (B,) or None)`` returns
 ``(logits (B, n_labels), loss or None)``, with -1 padding in ids and segments.
+
+    bert        Transformer encoder, fine-tuned (lmlab.models.bert)
+    lexicon     sentiment lexicon + negation/intensifier/contrast rules + tuned threshold (lexicon.py)
+    perceptron  bag of words and bigrams, Rosenblatt's mistake-driven updates (bow.py)
+    bow         the same features, logistic regression (bow.py)
+    textcnn     Kim (2014) CNN over word vectors (textcnn.py)
+    bilstm      bidirectional LSTM with pooling (bilstm.py)
 """
 
 from __future__ import annotations
@@ -11,8 +18,19 @@ from __future__ import annotations
 from lmlab.config import config_from_dict
 from lmlab.errors import UserError
 from lmlab.models.bert import BertConfig, BertForSequenceClassification
+from lmlab.models.bilstm import BiLSTM, BiLSTMConfig
+from lmlab.models.bow import BowClassifier, BowConfig
+from lmlab.models.lexicon import LexiconClassifier, LexiconConfig
+from lmlab.models.textcnn import TextCNN, TextCNNConfig
 
-CLASSIFIERS = {"bert": (BertConfig, BertForSequenceClassification)}
+CLASSIFIERS = {
+    "bert": (BertConfig, BertForSequenceClassification),
+    "lexicon": (LexiconConfig, LexiconClassifier),
+    "perceptron": (BowConfig, BowClassifier),
+    "bow": (BowConfig, BowClassifier),
+    "textcnn": (TextCNNConfig, TextCNN),
+    "bilstm": (BiLSTMConfig, BiLSTM),
+}
 
 
 def build_classifier(name: str, config: dict, source: str = "config"):

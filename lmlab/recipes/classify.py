@@ -1,6 +1,15 @@
-"""Recipe: fine-tune and use a sentence classifier (`lmlab classify train | eval | predict`).
+"""Recipe: train and use a sentence classifier (`lmlab classify train | eval | predict | errors`).
 
     GLUE folder -> examples -> tokenizer ids -> dynamically padded batches -> classifier -> Trainer
+
+One recipe for every family of `lmlab.models.classifiers`; each family only says how it starts
+(`STARTS`: model, tokenizer, where its weights came from) and how it is preset (`FAMILY_PRESETS`).
+BERT reads WordPiece ids with [CLS]/[SEP]; the word-level families (lexicon, perceptron, bow,
+textcnn, bilstm) read lowercased words from lmlab's word tokenizer trained on train.tsv. The
+neural ones (bert, bow = logistic regression, textcnn, bilstm) train through the Trainer; the
+lexicon scorer (a threshold) and the perceptron (mistake-driven updates) are fitted by their own
+rule (`_fit_without_gradients`). Every family leaves the same run folder, so `eval`, `predict`
+and `errors` work alike for all.
 
 BERT's fine-tuning recipe (Devlin et al., 2019): start from pretrained weights (``--init minilm``,
 a Hugging Face folder, or an lmlab `bert pretrain` run) or from scratch, put one linear layer on
@@ -28,12 +37,17 @@ from typing import Any
 import torch
 
 from lmlab.config import apply_overrides, config_from_dict, config_to_dict, preset
-from lmlab.data.classification import EpochBatches, encode_examples, in_order, read_tsv
+from lmlab.data.classification import EpochBatches, encode_examples, encode_words, in_order, read_tsv
 from lmlab.errors import UserError
 from lmlab.evaluate.classification import classification_report
 from lmlab.models.bert import BertConfig, BertForPreTraining, BertForSequenceClassification
+from lmlab.models.bilstm import BiLSTMConfig
+from lmlab.models.bow import BowConfig, count_bigrams, perceptron_fit
 from lmlab.models.classifiers import CLASSIFIERS, build_classifier
+from lmlab.models.lexicon import BOOSTERS, CONTRASTS, NEGATIONS, LexiconConfig, induce_lexicon, read_lexicon
+from lmlab.models.textcnn import TextCNNConfig, parse_widths
 from lmlab.tokenizers import Tokenizer
+from lmlab.tokenizers.word import WordTokenizer
 from lmlab.tokenizers.wordpiece import WordPieceTokenizer
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
@@ -46,7 +60,7 @@ class ClassifyDataConfig:
 
     max_length: int = 128  # tokens per example, [CLS] and [SEP] included
     epochs: int = 3  # passes over train.tsv (--max-steps overrides)
-    vocab_size: int = 8000  # WordPiece vocabulary trained on train.tsv for --init scratch
+    vocab_size: int = 8000  # WordPiece vocabulary for --init scratch; word vocabulary for word-level families
     eval_batch_size: int = 128
 
 
@@ -72,12 +86,41 @@ PRESETS = {
 }
 
 
+def _word_level(model, train: TrainConfig, epochs: int, vocab_size: int = 30_000) -> ClassifyRunConfig:
+    return ClassifyRunConfig(model, train, ClassifyDataConfig(max_length=128, epochs=epochs, vocab_size=vocab_size))
+
+
+# Defaults sized for SST-2 (67k sentences) in a few minutes on one CPU thread; tiny: seconds.
+FAMILY_PRESETS = {
+    "bert": PRESETS,
+    "lexicon": {"tiny": _word_level(LexiconConfig(min_count=1), _fine_tuning(), 1, 100_000),
+                "default": _word_level(LexiconConfig(), _fine_tuning(), 1, 100_000)},
+    "perceptron": {"tiny": _word_level(BowConfig(algorithm="perceptron", min_count=1), _fine_tuning(), 5),
+                   "default": _word_level(BowConfig(algorithm="perceptron"), _fine_tuning(), 5)},
+    "bow": {"tiny": _word_level(BowConfig(min_count=1), _fine_tuning(batch_size=8, lr=0.1, weight_decay=0.0), 10),
+            "default": _word_level(BowConfig(), _fine_tuning(batch_size=64, lr=5e-3, weight_decay=0.0, grad_clip=0.0),
+                                   3)},
+    "textcnn": {"tiny": _word_level(TextCNNConfig(n_embd=16, n_filters=8, dropout=0.0),
+                                    _fine_tuning(batch_size=4, lr=1e-2, weight_decay=0.0), 8),
+                "default": _word_level(TextCNNConfig(), _fine_tuning(batch_size=50, lr=1e-3, weight_decay=1e-4,
+                                                                     grad_clip=5.0), 3)},
+    "bilstm": {"tiny": _word_level(BiLSTMConfig(n_embd=16, n_hidden=16, dropout=0.0),
+                                   _fine_tuning(batch_size=4, lr=1e-2, weight_decay=0.0), 8),
+               "default": _word_level(BiLSTMConfig(), _fine_tuning(batch_size=64, lr=2e-3, weight_decay=1e-4,
+                                                                   grad_clip=5.0), 2)},
+}
+DEFAULT_INIT = {"bert": "minilm", "textcnn": "random", "bilstm": "random"}  # families that take --init
+# VADER's lexicon, where the shared development data sits beside the checkout (absent: induce one)
+SHARED_LEXICON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lexicons" / "vader_lexicon.txt"
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 # --- how each family starts a run: (model, tokenizer, where the weights came from) ----------------
-def _start_bert(config: ClassifyRunConfig, init: str, train_texts: list[str], n_labels: int):
+def _start_bert(config: ClassifyRunConfig, init: str, train_examples: list, n_labels: int):
+    train_texts = [e.text for e in train_examples]
     if init == "scratch":
         say(f"training a WordPiece tokenizer ({config.data.vocab_size} entries) on the training sentences")
         tokenizer = WordPieceTokenizer().train(train_texts, vocab_size=config.data.vocab_size)
@@ -110,12 +153,105 @@ def _from_pretraining_run(path: Path, n_labels: int, dropout: float):
     return model, Tokenizer.load(run.tokenizer_path), str(path)
 
 
-STARTS = {"bert": _start_bert}  # one entry per family of lmlab.models.classifiers.CLASSIFIERS
+def _word_tokenizer(config: ClassifyRunConfig, texts: list[str], extra_words=()) -> WordTokenizer:
+    """lmlab's word tokenizer on the lowercased training sentences (plus `extra_words`, e.g. a lexicon's)."""
+    say(f"training a word tokenizer (up to {config.data.vocab_size:,} entries) on the training sentences")
+    return WordTokenizer().train([t.lower() for t in texts] + list(extra_words), vocab_size=config.data.vocab_size)
+
+
+def _start_lexicon(config: ClassifyRunConfig, init: str, train_examples: list, n_labels: int):
+    model_config = copy.deepcopy(config.model)
+    choice = model_config.lexicon
+    if choice == "auto":
+        choice = str(SHARED_LEXICON) if SHARED_LEXICON.is_file() else "induce"
+    if choice == "induce":
+        from lmlab.evaluate.errors import words
+
+        lexicon = induce_lexicon([words(e.text) for e in train_examples], [e.label for e in train_examples],
+                                 model_config.min_count)
+        source = "induced from the training sentences (smoothed log-odds)"
+    else:
+        lexicon, source = read_lexicon(choice), str(Path(choice).expanduser())
+    rule_words = [*NEGATIONS, *BOOSTERS, *CONTRASTS]
+    tokenizer = _word_tokenizer(config, [e.text for e in train_examples], [*lexicon, *rule_words])
+    model_config.vocab_size, model_config.n_labels, model_config.lexicon = tokenizer.vocab_size, n_labels, choice
+    model = build_classifier("lexicon", config_to_dict(model_config))
+    found = model.set_lexicon(lexicon, tokenizer.word_to_id)
+    say(f"lexicon: {found:,} scored words, {source}")
+    return model, tokenizer, source
+
+
+def _start_bow(config: ClassifyRunConfig, init: str, train_examples: list, n_labels: int, family: str = "bow"):
+    tokenizer = _word_tokenizer(config, [e.text for e in train_examples])
+    model_config = copy.deepcopy(config.model)
+    model_config.vocab_size, model_config.n_labels = tokenizer.vocab_size, n_labels
+    keys = torch.zeros(0, dtype=torch.long)
+    if model_config.bigrams:
+        rows = encode_words(tokenizer, train_examples, config.data.max_length)
+        keys = count_bigrams([ids for ids, _, _ in rows], tokenizer.vocab_size, model_config.min_count)
+    model_config.n_bigrams = len(keys)
+    model = build_classifier(family, config_to_dict(model_config))
+    model.bigram_keys.copy_(keys)
+    say(f"{family}: {tokenizer.vocab_size:,} words + {len(keys):,} bigrams as features, {model_config.algorithm}")
+    return model, tokenizer, "zeros"
+
+
+def _start_neural(family: str):
+    """TextCNN / BiLSTM: a word tokenizer, and the word vectors random or from word2vec (--init)."""
+
+    def start(config: ClassifyRunConfig, init: str, train_examples: list, n_labels: int):
+        tokenizer = _word_tokenizer(config, [e.text for e in train_examples])
+        model_config = copy.deepcopy(config.model)
+        model_config.vocab_size, model_config.n_labels = tokenizer.vocab_size, n_labels
+        vectors = None
+        if init not in ("random", "scratch"):
+            vectors = _word_vectors(init)
+            model_config.n_embd = vectors.vectors.shape[1]
+        model = build_classifier(family, config_to_dict(model_config))
+        if vectors is None:
+            return model, tokenizer, "random"
+        index = {word: i for i, word in enumerate(vectors.words)}
+        table, copied = model.embedding.weight.data, 0
+        scale = vectors.vectors.float().std().item()
+        table.normal_(0.0, scale)  # words without a vector: random, at the vectors' scale (Kim: U[-a, a])
+        for word, i in tokenizer.word_to_id.items():
+            if word in index:
+                table[i] = vectors.vectors[index[word]].float()
+                copied += 1
+        say(f"{family}: {copied:,} of {tokenizer.vocab_size:,} words start from the word2vec vectors in {init}")
+        return model, tokenizer, f"{init} ({copied} of {tokenizer.vocab_size} words)"
+
+    return start
+
+
+def _word_vectors(init: str):
+    try:
+        from lmlab.embeddings.vectors import load_vectors
+    except ImportError:
+        raise UserError(f"--init {init}: word vectors need lmlab.embeddings (lmlab word2vec), which this "
+                        f"install lacks; use --init random") from None
+    return load_vectors(Path(init).expanduser())
+
+
+STARTS = {"bert": _start_bert, "lexicon": _start_lexicon, "perceptron": lambda *a: _start_bow(*a, family="perceptron"),
+          "bow": _start_bow, "textcnn": _start_neural("textcnn"), "bilstm": _start_neural("bilstm")}
+# one entry per family of lmlab.models.classifiers.CLASSIFIERS
+
+
+def encode(family: str, tokenizer, examples: list, max_length: int) -> list:
+    """BERT: [CLS] a [SEP] (b [SEP]) in WordPiece ids; the word-level families: lowercased word ids."""
+    if family == "bert":
+        return encode_examples(tokenizer, examples, max_length)
+    return encode_words(tokenizer, examples, max_length)
+
+
+def max_length(model, data_max_length: int) -> int:
+    return min(data_max_length, getattr(model.config, "max_position", data_max_length))
 
 
 # --- lmlab classify train ------------------------------------------------------------------------
 def _configs_from_args(args) -> ClassifyRunConfig:
-    config = preset(PRESETS, args.preset or "default")
+    config = preset(FAMILY_PRESETS[args.model], args.preset or "default")
     apply_overrides({"model": config.model, "train": config.train, "data": config.data}, args.overrides)
     if args.seed is not None:
         config.train.seed = args.seed
@@ -153,22 +289,36 @@ def train_command(args) -> None:
 def train(args, context: distributed.Context) -> dict:
     if args.model not in STARTS:
         raise UserError(f"--model {args.model!r}: known classifiers are {', '.join(STARTS)}")
+    init = getattr(args, "init", None)
+    if args.model in DEFAULT_INIT:
+        init = init or DEFAULT_INIT[args.model]
+    elif init is not None:
+        raise UserError(f"--init is for {', '.join(DEFAULT_INIT)}; the {args.model} classifier starts from "
+                        f"its data (the lexicon's file: --set lexicon=PATH|induce)")
     data = Path(args.data)
     out = Path(args.out or f"runs/classify-{args.model}-{data.name}")
     run = RunFolder(out)
     if run.config_path.exists():
         raise UserError(f"{out} already holds a run: choose another --out")
     config = _configs_from_args(args)
+    if args.model == "textcnn":
+        parse_widths(config.model.widths)  # refuse a bad value before any work
+    if args.model in ("textcnn", "bilstm") and init not in ("random", "scratch") and not Path(init).expanduser().exists():
+        raise UserError(f"--init {init}: not found; give an `lmlab word2vec` run folder or a word2vec text "
+                        f"file, or --init random")
     train_examples, dev_examples = read_tsv(data / "train.tsv"), read_tsv(data / "dev.tsv")
     n_labels = max(2, 1 + max(example.label for example in train_examples + dev_examples))
     torch.manual_seed(config.train.seed)  # the same fresh head (and scratch model) every time
-    model, tokenizer, source = STARTS[args.model](config, args.init, [e.text for e in train_examples], n_labels)
+    model, tokenizer, source = STARTS[args.model](config, init, train_examples, n_labels)
     model.check_tokenizer(tokenizer)
     config.model = model.config
-    max_length = min(config.data.max_length, config.model.max_position)
-    train_rows = encode_examples(tokenizer, train_examples, max_length)
-    dev_batches = in_order(encode_examples(tokenizer, dev_examples, max_length), config.data.eval_batch_size)
+    length = max_length(model, config.data.max_length)
+    train_rows = encode(args.model, tokenizer, train_examples, length)
+    dev_batches = in_order(encode(args.model, tokenizer, dev_examples, length), config.data.eval_batch_size)
     t = config.train
+    if not getattr(model, "trained_by_gradients", True):
+        return _fit_without_gradients(args, model, tokenizer, source, config, run, train_rows, dev_batches,
+                                      [e.label for e in dev_examples], n_labels)
     sampler = EpochBatches(train_rows, t.batch_size, t.seed)
     t.max_steps = args.max_steps or config.data.epochs * sampler.steps_per_epoch
     t.warmup_steps = t.warmup_steps or max(1, t.max_steps // 10)  # BERT: warm up over the first 10%
@@ -203,7 +353,49 @@ def train(args, context: distributed.Context) -> dict:
         f"({t.max_steps / sampler.steps_per_epoch:.2f} epochs); run folder {out}")
     started = time.perf_counter()
     summary = trainer.fit()
-    return {**summary, "seconds": time.perf_counter() - started, "best": best}
+    seconds = time.perf_counter() - started
+    summary = {**summary, "seconds": seconds, "best": best, "parameters": model.num_parameters()}
+    if hasattr(model, "top_features") and best_run.model_path.is_file():
+        best_run.load_model(model)
+        summary["top_features"] = _show_top_features(model, tokenizer)
+    return summary
+
+
+def _show_top_features(model, tokenizer, k: int = 10) -> dict:
+    top = model.top_features(tokenizer.id_to_token, k)
+    for side in ("positive", "negative"):
+        say(f"top {side} features: " + ", ".join(f"{name} ({weight:+.2f})" for name, weight in top[side]))
+    return top
+
+
+def _fit_without_gradients(args, model, tokenizer, source, config, run, train_rows, dev_batches, dev_labels,
+                           n_labels) -> dict:
+    """The lexicon scorer (tune its threshold) and the perceptron (mistake-driven updates): no Trainer."""
+    run.write_config({"model_type": args.model, "task": "classify", "init": source, "n_labels": n_labels,
+                      "model": config_to_dict(model.config), "train": config_to_dict(config.train),
+                      "data": {**config_to_dict(config.data), "folder": str(args.data)}})
+    tokenizer.save(run.tokenizer_path)
+    say(f"{args.model}: fitting on {len(train_rows):,} training examples without gradients")
+    started = time.perf_counter()
+    if args.model == "lexicon":
+        fitted = model.fit(in_order(train_rows, 1024))
+        say(f"threshold {fitted['threshold']:+.4f} (training accuracy {fitted['train_accuracy']:.4f})")
+    else:
+        fitted = perceptron_fit(model, train_rows, config.data.epochs, config.train.seed, args.max_steps)
+        say(f"perceptron mistakes per epoch: {fitted['mistakes_per_epoch']}")
+    seconds = time.perf_counter() - started
+    run.save_model(model, fitted.get("examples_seen", 0))
+    predictions, _, dev_loss = predict_batches(model, dev_batches, "cpu")
+    report = classification_report(predictions, dev_labels, n_labels)
+    run.append_metrics({"step": 0, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"],
+                        **fitted})
+    say(f"dev accuracy {report['accuracy']:.4f}, F1 {report['f1']:.4f}")
+    summary = {"step": fitted.get("examples_seen", 0), "seconds": seconds, "fit": fitted,
+               "parameters": model.num_parameters(),
+               "best": {"accuracy": report["accuracy"], "f1": report["f1"], "step": 0}}
+    if hasattr(model, "top_features"):
+        summary["top_features"] = _show_top_features(model, tokenizer)
+    return summary
 
 
 # --- lmlab classify eval / predict ---------------------------------------------------------------
@@ -221,11 +413,15 @@ def load_classifier(path, device="cpu"):
     return model.to(device).eval(), tokenizer, saved
 
 
+def _examples(data: str | None, saved: dict) -> list:
+    path = Path(data) if data else Path(saved["data"]["folder"]) / "dev.tsv"
+    return read_tsv(path / "dev.tsv" if path.is_dir() else path)
+
+
 def eval_command(args) -> None:
     model, tokenizer, saved = load_classifier(args.run)
-    path = Path(args.data) if args.data else Path(saved["data"]["folder"]) / "dev.tsv"
-    examples = read_tsv(path / "dev.tsv" if path.is_dir() else path)
-    rows = encode_examples(tokenizer, examples, min(saved["data"]["max_length"], model.config.max_position))
+    examples = _examples(args.data, saved)
+    rows = encode(saved["model_type"], tokenizer, examples, max_length(model, saved["data"]["max_length"]))
     predictions, _, loss = predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"]), "cpu")
     report = {**classification_report(predictions, [e.label for e in examples], saved["n_labels"]), "loss": loss}
     if args.json:
@@ -240,11 +436,31 @@ def predict_command(args) -> None:
     model, tokenizer, saved = load_classifier(args.run)
     from lmlab.data.classification import Example
 
-    rows = encode_examples(tokenizer, [Example(text, 0) for text in args.texts],
-                           min(saved["data"]["max_length"], model.config.max_position))
+    rows = encode(saved["model_type"], tokenizer, [Example(text, 0) for text in args.texts],
+                  max_length(model, saved["data"]["max_length"]))
     predictions, probabilities, _ = predict_batches(model, in_order(rows, 64), "cpu")
     for text, label, row in zip(args.texts, predictions, probabilities):
         if args.json:
             print(json.dumps({"text": text, "label": label, "probability": row[label].item()}))
         else:
             print(f"{label}\t{row[label].item():.3f}\t{text}")
+
+
+# --- lmlab classify errors ------------------------------------------------------------------------
+def errors_command(args) -> None:
+    """Sort the mistakes on a labelled file by cause (`lmlab.evaluate.errors`)."""
+    from lmlab.evaluate.errors import error_report, format_report
+
+    model, tokenizer, saved = load_classifier(args.run)
+    examples = _examples(args.data, saved)
+    rows = encode(saved["model_type"], tokenizer, examples, max_length(model, saved["data"]["max_length"]))
+    predictions, _, _ = predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"]), "cpu")
+    if hasattr(model, "is_known"):  # the lexicon: a sentence none of whose words it can score
+        unknown = [not bool(model.is_known(torch.tensor(ids)).any()) for ids, _, _ in rows]
+    else:  # a vocabulary: a sentence with an out-of-vocabulary word
+        unk = tokenizer.token_id(tokenizer.unk_token)
+        unknown = [unk in ids for ids, _, _ in rows]
+    report = error_report([e.text for e in examples], [e.label for e in examples], predictions, unknown,
+                          args.examples)
+    report["model_type"] = saved["model_type"]
+    print(json.dumps(report) if args.json else format_report(report))
