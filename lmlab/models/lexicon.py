@@ -164,8 +164,8 @@ class LexiconClassifier(TextClassifier):
         return int((self.valence != 0).sum()) + 1
 
     def is_known(self, ids: torch.Tensor) -> torch.Tensor:
-        """Words that carry a valence or a rule: the lexicon 'knows' them."""
-        return (self.valence[ids] != 0) | (self.boost[ids] != 0) | self.negation[ids] | self.contrast[ids]
+        """Words that carry a valence: the lexicon can score them (rule words alone cannot)."""
+        return self.valence[ids] != 0
 
     def score(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (B, T) -> compound score (B,) in (-1, 1), before the threshold."""

@@ -119,3 +119,23 @@ def test_user_mistakes_exit_2_with_one_line(tiny, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse's own choices check
         main(["classify", "train", "--model", "nonesuch", "--data", str(tiny)])
     assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_textcnn_starts_from_word2vec_vectors(tiny, tmp_path, capsys):
+    pytest.importorskip("lmlab.embeddings.vectors")
+    from safetensors.torch import load_file
+
+    from lmlab.tokenizers import Tokenizer
+
+    vectors = {"good": [1.0, 2.0, 3.0, 4.0], "bad": [-1.0, -2.0, -3.0, -4.0], "unused": [9.0, 9.0, 9.0, 9.0]}
+    path = tmp_path / "vectors.txt"
+    path.write_text(f"{len(vectors)} 4\n" + "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    out = tmp_path / "textcnn-w2v"
+    assert main(["classify", "train", "--model", "textcnn", "--init", str(path), "--data", str(tiny), "--out",
+                 str(out), "--preset", "tiny", "--max-steps", "1", "--set", "lr=1e-9"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["model"]["n_embd"] == 4 and str(path) in saved["init"]  # the vectors' size and source
+    tokenizer = Tokenizer.load(out / "tokenizer.json")
+    table = load_file(str(out / "model.safetensors"))["embedding.weight"]
+    for word in ("good", "bad"):  # copied (a learning rate of 1e-9 leaves them where they started)
+        assert table[tokenizer.word_to_id[word]].tolist() == pytest.approx(vectors[word], abs=1e-4)
