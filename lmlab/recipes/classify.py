@@ -42,12 +42,12 @@ from lmlab.errors import UserError
 from lmlab.evaluate.classification import classification_report
 from lmlab.models.bert import BertConfig, BertForPreTraining, BertForSequenceClassification
 from lmlab.models.bilstm import BiLSTMConfig
-from lmlab.models.bow import BowConfig, count_bigrams, perceptron_fit
+from lmlab.models.bow import BowConfig, perceptron_fit
 from lmlab.models.classifiers import CLASSIFIERS, build_classifier
-from lmlab.models.lexicon import BOOSTERS, CONTRASTS, NEGATIONS, LexiconConfig, induce_lexicon, read_lexicon
+from lmlab.models.lexicon import LexiconConfig
 from lmlab.models.textcnn import TextCNNConfig, parse_widths
+from lmlab.recipes import classify_words as words
 from lmlab.tokenizers import Tokenizer
-from lmlab.tokenizers.word import WordTokenizer
 from lmlab.tokenizers.wordpiece import WordPieceTokenizer
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
@@ -110,8 +110,6 @@ FAMILY_PRESETS = {
                                                                    grad_clip=5.0), 2)},
 }
 DEFAULT_INIT = {"bert": "minilm", "textcnn": "random", "bilstm": "random"}  # families that take --init
-# VADER's lexicon, where the shared development data sits beside the checkout (absent: induce one)
-SHARED_LEXICON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lexicons" / "vader_lexicon.txt"
 
 
 def say(message: str) -> None:
@@ -153,89 +151,7 @@ def _from_pretraining_run(path: Path, n_labels: int, dropout: float):
     return model, Tokenizer.load(run.tokenizer_path), str(path)
 
 
-def _word_tokenizer(config: ClassifyRunConfig, texts: list[str], extra_words=()) -> WordTokenizer:
-    """lmlab's word tokenizer on the lowercased training sentences (plus `extra_words`, e.g. a lexicon's)."""
-    say(f"training a word tokenizer (up to {config.data.vocab_size:,} entries) on the training sentences")
-    return WordTokenizer().train([t.lower() for t in texts] + list(extra_words), vocab_size=config.data.vocab_size)
-
-
-def _start_lexicon(config: ClassifyRunConfig, init: str, train_examples: list, n_labels: int):
-    model_config = copy.deepcopy(config.model)
-    choice = model_config.lexicon
-    if choice == "auto":
-        choice = str(SHARED_LEXICON) if SHARED_LEXICON.is_file() else "induce"
-    if choice == "induce":
-        from lmlab.evaluate.errors import words
-
-        lexicon = induce_lexicon([words(e.text) for e in train_examples], [e.label for e in train_examples],
-                                 model_config.min_count)
-        source = "induced from the training sentences (smoothed log-odds)"
-    else:
-        lexicon, source = read_lexicon(choice), str(Path(choice).expanduser())
-    rule_words = [*NEGATIONS, *BOOSTERS, *CONTRASTS]
-    tokenizer = _word_tokenizer(config, [e.text for e in train_examples], [*lexicon, *rule_words])
-    model_config.vocab_size, model_config.n_labels, model_config.lexicon = tokenizer.vocab_size, n_labels, choice
-    model = build_classifier("lexicon", config_to_dict(model_config))
-    found = model.set_lexicon(lexicon, tokenizer.word_to_id)
-    say(f"lexicon: {found:,} scored words, {source}")
-    return model, tokenizer, source
-
-
-def _start_bow(config: ClassifyRunConfig, init: str, train_examples: list, n_labels: int, family: str = "bow"):
-    tokenizer = _word_tokenizer(config, [e.text for e in train_examples])
-    model_config = copy.deepcopy(config.model)
-    model_config.vocab_size, model_config.n_labels = tokenizer.vocab_size, n_labels
-    keys = torch.zeros(0, dtype=torch.long)
-    if model_config.bigrams:
-        rows = encode_words(tokenizer, train_examples, config.data.max_length)
-        keys = count_bigrams([ids for ids, _, _ in rows], tokenizer.vocab_size, model_config.min_count)
-    model_config.n_bigrams = len(keys)
-    model = build_classifier(family, config_to_dict(model_config))
-    model.bigram_keys.copy_(keys)
-    say(f"{family}: {tokenizer.vocab_size:,} words + {len(keys):,} bigrams as features, {model_config.algorithm}")
-    return model, tokenizer, "zeros"
-
-
-def _start_neural(family: str):
-    """TextCNN / BiLSTM: a word tokenizer, and the word vectors random or from word2vec (--init)."""
-
-    def start(config: ClassifyRunConfig, init: str, train_examples: list, n_labels: int):
-        tokenizer = _word_tokenizer(config, [e.text for e in train_examples])
-        model_config = copy.deepcopy(config.model)
-        model_config.vocab_size, model_config.n_labels = tokenizer.vocab_size, n_labels
-        vectors = None
-        if init not in ("random", "scratch"):
-            vectors = _word_vectors(init)
-            model_config.n_embd = vectors.vectors.shape[1]
-        model = build_classifier(family, config_to_dict(model_config))
-        if vectors is None:
-            return model, tokenizer, "random"
-        index = {word: i for i, word in enumerate(vectors.words)}
-        table, copied = model.embedding.weight.data, 0
-        scale = vectors.vectors.float().std().item()
-        table.normal_(0.0, scale)  # words without a vector: random, at the vectors' scale (Kim: U[-a, a])
-        for word, i in tokenizer.word_to_id.items():
-            if word in index:
-                table[i] = vectors.vectors[index[word]].float()
-                copied += 1
-        say(f"{family}: {copied:,} of {tokenizer.vocab_size:,} words start from the word2vec vectors in {init}")
-        return model, tokenizer, f"{init} ({copied} of {tokenizer.vocab_size} words)"
-
-    return start
-
-
-def _word_vectors(init: str):
-    try:
-        from lmlab.embeddings.vectors import load_vectors
-    except ImportError:
-        raise UserError(f"--init {init}: word vectors need lmlab.embeddings (lmlab word2vec), which this "
-                        f"install lacks; use --init random") from None
-    return load_vectors(Path(init).expanduser())
-
-
-STARTS = {"bert": _start_bert, "lexicon": _start_lexicon, "perceptron": lambda *a: _start_bow(*a, family="perceptron"),
-          "bow": _start_bow, "textcnn": _start_neural("textcnn"), "bilstm": _start_neural("bilstm")}
-# one entry per family of lmlab.models.classifiers.CLASSIFIERS
+STARTS = {"bert": _start_bert, **words.STARTS}  # one entry per family of lmlab.models.classifiers.CLASSIFIERS
 
 
 def encode(family: str, tokenizer, examples: list, max_length: int) -> list:

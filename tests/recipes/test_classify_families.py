@@ -84,7 +84,7 @@ def test_compare_writes_one_table_and_skips_what_cannot_start(tiny, tmp_path, ca
     def no_bert(*args):
         raise UserError("--init minilm: no network here")
 
-    monkeypatch.setitem(classify.STARTS, "bert", no_bert)
+    monkeypatch.setitem(classify.STARTS, "bert", no_bert)  # as without network
     out = tmp_path / "compare"
     assert main(["classify", "compare", "--data", str(tiny), "--models", "perceptron,textcnn,bert",
                  "--preset", "tiny", "--max-steps", "20", "--out", str(out), "--json"]) == 0
