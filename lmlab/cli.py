@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="drop words seen fewer times (default: 5)")
     word2vec_train.add_argument("--epochs", type=int, default=None, help="passes over the corpus (default: 5)")
     word2vec_train.add_argument("--threads", type=int, default=None,
-                                help="CPU threads for PyTorch (default: PyTorch's choice)")
+                                help="CPU threads applying batches in parallel, lock-free like word2vec.c (default: 1; same as --set workers=N)")
     word2vec_train.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     word2vec_train.set_defaults(handler=_word2vec_train)
     word2vec_similar = word2vec_commands.add_parser("similar", help="the nearest words by cosine similarity")

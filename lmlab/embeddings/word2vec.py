@@ -39,6 +39,7 @@ never has to fit in memory as tensors.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal, Optional
 
@@ -48,6 +49,8 @@ import torch.nn.functional as F
 
 from lmlab.embeddings.vocab import Vocabulary
 from lmlab.errors import UserError
+
+LOSS_EVERY = 8  # measure the (reported) loss on one batch in 8: it costs as much as a tenth of a step
 
 
 @dataclass
@@ -69,13 +72,14 @@ class Word2VecConfig:
     batch_size: Optional[int] = None  # examples per update; None: 512 on a CPU (cache-sized), 16384 on a GPU;
     # never more than 4 x the vocabulary size (see Word2Vec.__init__)
     chunk_words: int = 100_000  # words of text turned into examples at once
+    workers: int = 1  # CPU threads applying batches in parallel, lock-free (Hogwild, like word2vec.c)
     lowercase: bool = True  # lower-case the text before splitting it into words
     seed: int = 1
 
     def validate(self) -> None:
         if self.arch not in ("skipgram", "cbow"):
             raise UserError(f"arch must be skipgram or cbow, got {self.arch!r}")
-        for name in ("dim", "window", "negative", "epochs", "batch_size", "chunk_words", "min_count"):
+        for name in ("dim", "window", "negative", "epochs", "batch_size", "chunk_words", "min_count", "workers"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.alpha or self.min_alpha < 0 or self.min_alpha > self.alpha:
@@ -160,7 +164,8 @@ class Word2Vec:
         self.keep = vocab.keep_probabilities(config.sample)  # (V,) numpy
         self.noise = torch.from_numpy(vocab.noise_table(config.ns_exponent)).to(self.device)  # (table,)
         self.rng = np.random.default_rng(config.seed)
-        self.torch_rng = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.workers = config.workers if self.device.type == "cpu" else 1
+        self.generators = [torch.Generator(device=self.device).manual_seed(config.seed + w) for w in range(self.workers)]
         self.words_done = 0  # in-vocabulary words read so far (before subsampling), all epochs
         self.steps = 0
         # Summed updates of one row within a batch act like that many SGD steps taken without
@@ -169,45 +174,53 @@ class Word2Vec:
         self.batch_size = min(config.batch_size or (16384 if self.device.type == "cuda" else 512), max(16, 4 * V))
 
     # --- one update ---------------------------------------------------------------------
-    def _negative_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float):
-        """Negative-sampling SGD for B examples; returns (grad for h (B, D), loss sum)."""
+    def _negative_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator,
+                       with_loss: bool = True):
+        """Negative-sampling SGD for B examples; returns (grad for h (B, D), loss sum or None)."""
         B, K = len(targets), self.config.negative
         D = h.shape[1]
-        slots = torch.randint(len(self.noise), (B, K), device=self.device, generator=self.torch_rng)
-        words = torch.cat([targets[:, None], self.noise.index_select(0, slots.view(-1)).view(B, K).long()], dim=1).reshape(-1)  # (B*(K+1),): target, noise
+        slots = torch.randint(len(self.noise), (B, K), device=self.device, generator=generator)
+        noise = self.noise.index_select(0, slots.view(-1)).view(B, K).long()  # (B, K)
+        words = torch.cat([targets[:, None], noise], dim=1).view(-1)  # (B*(K+1),): the target, then the noise
         out = self.output.index_select(0, words).view(B, K + 1, D)  # (B, K+1, D)
         scores = (out * h[:, None, :]).sum(2)  # (B, K+1)
-        labels = torch.zeros_like(scores)
-        labels[:, 0] = 1.0
-        g = (labels - torch.sigmoid(scores)) * alpha  # (B, K+1)
-        g[:, 1:] *= words.view(B, K + 1)[:, 1:] != targets[:, None]  # a noise word equal to the target is skipped
+        g = torch.sigmoid(scores).neg_()  # (B, K+1): label - sigmoid(s), label 0 for the noise...
+        g[:, 0] += 1.0  # ...and 1 for the target
+        g[:, 1:] *= noise != targets[:, None]  # a noise word equal to the target is skipped
+        g *= alpha
         grad_h = torch.bmm(g[:, None, :], out).squeeze(1)  # (B, D), from the output vectors before update
         self.output.index_add_(0, words, (g[:, :, None] * h[:, None, :]).view(-1, D))
-        loss = -(F.logsigmoid(scores[:, 0]).sum() + F.logsigmoid(-scores[:, 1:]).sum())
-        return grad_h, loss
+        if not with_loss:
+            return grad_h, None
+        return grad_h, -(F.logsigmoid(scores[:, 0]).sum() + F.logsigmoid(-scores[:, 1:]).sum())
 
-    def _skipgram_step(self, inputs: torch.Tensor, targets: torch.Tensor, alpha: float):
+    def _skipgram_step(self, inputs: torch.Tensor, targets: torch.Tensor, alpha: float, generator,
+                       with_loss: bool = True):
         h = self.input.index_select(0, inputs)  # (B, D)
-        grad_h, loss = self._negative_step(h, targets, alpha)
+        grad_h, loss = self._negative_step(h, targets, alpha, generator, with_loss)
         self.input.index_add_(0, inputs, grad_h)
         return loss
 
-    def _cbow_step(self, context_ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, alpha: float):
+    def _cbow_step(self, context_ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, alpha: float,
+                   generator, with_loss: bool = True):
         offsets = torch.cumsum(lengths, 0) - lengths  # start of each bag in context_ids
         mode = "mean" if self.config.cbow_mean else "sum"
         h = F.embedding_bag(context_ids, self.input, offsets, mode=mode)  # (B, D)
-        grad_h, loss = self._negative_step(h, targets, alpha)
+        grad_h, loss = self._negative_step(h, targets, alpha, generator, with_loss)
         owner = torch.repeat_interleave(torch.arange(len(lengths), device=self.device), lengths)
         self.input.index_add_(0, context_ids, grad_h[owner])  # every context word gets the error
         return loss
 
     # --- training -----------------------------------------------------------------------
-    def learning_rate(self, max_steps: Optional[int] = None) -> float:
+    def learning_rate(self, max_steps: Optional[int] = None, words_done: Optional[int] = None,
+                      steps: Optional[int] = None) -> float:
         """alpha falling linearly to min_alpha over all words of all epochs (or over max_steps)."""
         c = self.config
-        progress = self.words_done / max(1, c.epochs * self.vocab.total)
+        words_done = self.words_done if words_done is None else words_done
+        steps = self.steps if steps is None else steps
+        progress = words_done / max(1, c.epochs * self.vocab.total)
         if max_steps:
-            progress = max(progress, self.steps / max_steps)
+            progress = max(progress, steps / max_steps)
         return max(c.min_alpha, c.alpha - (c.alpha - c.min_alpha) * min(1.0, progress))
 
     def train(self, sentences: Iterable[list[str]] | Callable[[], Iterable[list[str]]],
@@ -218,85 +231,99 @@ class Word2Vec:
         stream) or a function returning a fresh iterator for each epoch. ``progress(words)`` is
         called after each chunk with the number of words just read. A KeyboardInterrupt leaves
         the matrices usable: callers save what is trained so far.
+
+        On a CPU, PyTorch's intra-op threads are set to 1 while training: batches of a few hundred
+        examples gain little from them and lose a lot when the cores are busy. Parallelism comes
+        from ``config.workers`` threads instead, each applying its own batches to the shared
+        matrices without locks (Hogwild, as word2vec.c and gensim do); PyTorch releases the GIL
+        inside every operation.
         """
         c = self.config
-        started, examples, loss_sum, loss_count = time.perf_counter(), 0, 0.0, 0
+        started, examples, loss_count = time.perf_counter(), 0, 0
         torch_loss = torch.zeros((), device=self.device)
-        for epoch in range(c.epochs):
-            stream = sentences() if callable(sentences) else sentences
-            chunk: list[list[str]] = []
-            size = 0
-            for sentence in stream:
-                chunk.append(sentence)
-                size += len(sentence)
-                if size >= c.chunk_words:
-                    n, loss, count = self._train_chunk(chunk, max_steps, progress)
-                    examples += n
-                    torch_loss, loss_count = torch_loss + loss, loss_count + count
-                    chunk, size = [], 0
-                    if max_steps and self.steps >= max_steps:
-                        break
-            else:
-                if chunk:
-                    n, loss, count = self._train_chunk(chunk, max_steps, progress)
-                    examples += n
-                    torch_loss, loss_count = torch_loss + loss, loss_count + count
-            if max_steps and self.steps >= max_steps:
-                break
+        intra_op = torch.get_num_threads()
+        if self.device.type == "cpu":
+            torch.set_num_threads(1)
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        try:
+            for epoch in range(c.epochs):
+                stream = sentences() if callable(sentences) else sentences
+                chunk: list[list[str]] = []
+                size = 0
+                for sentence in stream:
+                    chunk.append(sentence)
+                    size += len(sentence)
+                    if size >= c.chunk_words:
+                        n, loss, count = self._train_chunk(chunk, max_steps, progress, pool)
+                        examples, torch_loss, loss_count = examples + n, torch_loss + loss, loss_count + count
+                        chunk, size = [], 0
+                        if max_steps and self.steps >= max_steps:
+                            break
+                else:
+                    if chunk:
+                        n, loss, count = self._train_chunk(chunk, max_steps, progress, pool)
+                        examples, torch_loss, loss_count = examples + n, torch_loss + loss, loss_count + count
+                if max_steps and self.steps >= max_steps:
+                    break
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            torch.set_num_threads(intra_op)
         seconds = time.perf_counter() - started
-        loss_sum = float(torch_loss)
         return {"words": self.words_done, "examples": examples, "steps": self.steps, "seconds": seconds,
                 "words_per_second": self.words_done / max(seconds, 1e-9),
-                "loss": loss_sum / max(1, loss_count)}
+                "loss": float(torch_loss) / max(1, loss_count)}
 
-    def _train_chunk(self, chunk, max_steps, progress):
+    def _train_chunk(self, chunk, max_steps, progress, pool=None):
+        """Turn a chunk of sentences into examples and apply them batch by batch."""
         c = self.config
         ids, sentence_ids, read = chunk_to_ids(chunk, self.vocab)
         ids, sentence_ids = subsample(ids, sentence_ids, self.keep, self.rng)
         contexts = context_matrix(ids, sentence_ids, c.window, self.rng)
-        loss, count, done = torch.zeros((), device=self.device), 0, 0
         to = lambda array: torch.from_numpy(array).to(self.device, non_blocking=True)  # noqa: E731
         if c.arch == "skipgram":
-            inputs, targets = skipgram_examples(ids, contexts)
-            inputs, targets = to(inputs), to(targets)
-            total = len(targets)
-            for start in range(0, total, self.batch_size):
-                if max_steps and self.steps >= max_steps:
-                    break
-                # the learning rate moves within the chunk in proportion to the examples done
-                alpha = self._alpha_within(read, start, total, max_steps)
-                end = start + self.batch_size
-                loss = loss + self._skipgram_step(inputs[start:end], targets[start:end], alpha)
-                count += len(targets[start:end])
-                self.steps += 1
-            done = total
+            inputs, targets = (to(a) for a in skipgram_examples(ids, contexts))
+
+            def step(start, end, alpha, generator, with_loss):
+                return self._skipgram_step(inputs[start:end], targets[start:end], alpha, generator, with_loss)
         else:
             context_ids, lengths, targets = cbow_examples(ids, contexts)
             bag_starts = np.concatenate([[0], np.cumsum(lengths)])
-            context_ids, lengths_t, targets = to(context_ids), to(lengths), to(targets)
-            total = len(targets)
-            for start in range(0, total, self.batch_size):
-                if max_steps and self.steps >= max_steps:
-                    break
-                alpha = self._alpha_within(read, start, total, max_steps)
-                end = min(start + self.batch_size, total)
+            context_ids, lengths, targets = to(context_ids), to(lengths), to(targets)
+
+            def step(start, end, alpha, generator, with_loss):
                 bags = context_ids[bag_starts[start]:bag_starts[end]]
-                loss = loss + self._cbow_step(bags, lengths_t[start:end], targets[start:end], alpha)
-                count += end - start
-                self.steps += 1
-            done = total
+                return self._cbow_step(bags, lengths[start:end], targets[start:end], alpha, generator, with_loss)
+        total = len(targets)
+        starts = list(range(0, total, self.batch_size))
+        if max_steps:
+            starts = starts[:max(0, max_steps - self.steps)]
+        # the learning rate moves within the chunk in proportion to the examples done
+        alphas = [self.learning_rate(max_steps, self.words_done + int(read * start / max(1, total)), self.steps + j)
+                  for j, start in enumerate(starts)]
+
+        def run(batches, generator):  # the loss is measured on every LOSS_EVERY-th batch only
+            loss, measured = torch.zeros((), device=self.device), 0
+            for j in batches:
+                end = min(starts[j] + self.batch_size, total)
+                batch_loss = step(starts[j], end, alphas[j], generator, j % LOSS_EVERY == 0)
+                if batch_loss is not None:
+                    loss, measured = loss + batch_loss, measured + end - starts[j]
+            return loss, measured
+
+        if pool is None:
+            loss, measured = run(range(len(starts)), self.generators[0])
+        else:  # worker w takes batches w, w + workers, ...: all move through the schedule together
+            futures = [pool.submit(run, range(w, len(starts), self.workers), self.generators[w])
+                       for w in range(self.workers)]
+            results = [future.result() for future in futures]
+            loss, measured = sum(r[0] for r in results), sum(r[1] for r in results)
+        done = min(total, len(starts) * self.batch_size)
+        self.steps += len(starts)
         self.words_done += read
         if progress is not None:
             progress(read)
-        return done, loss, count
-
-    def _alpha_within(self, read: int, start: int, total: int, max_steps) -> float:
-        """The learning rate for a batch that starts ``start`` examples into a chunk of ``read`` words."""
-        saved = self.words_done
-        self.words_done = saved + int(read * start / max(1, total))
-        alpha = self.learning_rate(max_steps)
-        self.words_done = saved
-        return alpha
+        return done, loss, measured
 
     # --- results ------------------------------------------------------------------------
     def word_vectors(self):

@@ -77,7 +77,7 @@ def train_command(args) -> None:
     if args.threads is not None:
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+        config.workers = args.threads  # batches applied by N lock-free threads; intra-op threads stay 1
     device = resolve_device(args.device)
     data_name = Path(args.data).stem if os.sep in args.data or "." in args.data else args.data
     out = Path(args.out or f"runs/word2vec-{config.arch}-{data_name}")
@@ -91,7 +91,7 @@ def train_command(args) -> None:
         raise UserError(f"no word of {args.data} occurs {config.min_count} times: lower --min-count")
     memory = one_hot_memory(len(vocab), config.dim)
     say(f"word2vec {config.arch}: {len(vocab):,} words (min_count {config.min_count}), {vocab.total:,} tokens, "
-        f"{config.epochs} epochs, dim {config.dim}, device {device}, {torch.get_num_threads()} threads")
+        f"{config.epochs} epochs, dim {config.dim}, device {device}, {config.workers} worker threads")
     say(f"memory of the vocabulary table: one-hot {memory['vocab_size']:,} x {memory['vocab_size']:,} x 4 B = "
         f"{human_bytes(memory['one_hot_bytes'])}; dense {memory['vocab_size']:,} x {config.dim} x 4 B = "
         f"{human_bytes(memory['dense_bytes'])} (one-hot is {memory['ratio']:,.1f}x the dense size)")
@@ -112,7 +112,7 @@ def train_command(args) -> None:
     run.write_config({"kind": "word2vec", "word2vec": asdict(config),
                       "data": {"corpus": args.data, "source": corpus.source, "documents": len(corpus.documents)},
                       "vocab_size": len(vocab), "tokens": vocab.total, "batch_size": model.batch_size,
-                      "device": str(device), "threads": torch.get_num_threads(), "max_steps": args.max_steps})
+                      "device": str(device), "max_steps": args.max_steps})
     model.word_vectors().save(out)
     summary = {"run": str(out), "arch": config.arch, "vocab_size": len(vocab), "dim": config.dim,
                **{k: v for k, v in stats.items()}, "interrupted": interrupted, "memory": memory}

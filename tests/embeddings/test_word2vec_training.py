@@ -106,3 +106,12 @@ def test_training_on_cuda_separates_topics_too():
                                                      batch_size=1024), device="cuda")
     wv = model.word_vectors()
     assert wv.most_similar("a0", 1)[0][0].startswith("a") and wv.most_similar("b0", 1)[0][0].startswith("b")
+
+
+def test_two_lock_free_workers_learn_the_same_structure():
+    corpus, topics = topic_corpus()
+    config = Word2VecConfig(dim=16, window=3, min_count=1, sample=0, epochs=3, alpha=0.05, seed=3, workers=2)
+    model, stats = train_word2vec(corpus, config)
+    wv = model.word_vectors()
+    assert stats["words"] == 3 * 1500 * 8 and torch.get_num_threads() == 1  # restored by the fixture's setting
+    assert all(wv.most_similar(w, 1)[0][0][0] == w[0] for w in wv.words)  # a* next to a*, b* next to b*
