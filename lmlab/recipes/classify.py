@@ -107,7 +107,7 @@ FAMILY_PRESETS = {
     "bilstm": {"tiny": _word_level(BiLSTMConfig(n_embd=16, n_hidden=16, dropout=0.0),
                                    _fine_tuning(batch_size=4, lr=1e-2, weight_decay=0.0), 8),
                "default": _word_level(BiLSTMConfig(), _fine_tuning(batch_size=64, lr=2e-3, weight_decay=1e-4,
-                                                                   grad_clip=5.0), 2)},
+                                                                   grad_clip=5.0), 4)},
 }
 DEFAULT_INIT = {"bert": "minilm", "textcnn": "random", "bilstm": "random"}  # families that take --init
 
