@@ -14,6 +14,7 @@ check of that evaluator. The evaluation files come from ../shared/data/embedding
 
     python benchmarks/word2vec.py                       # skip-gram and CBOW, 1 and 2 threads
     python benchmarks/word2vec.py --arch skipgram --threads 1 --json
+    python benchmarks/word2vec.py --arch skipgram --threads 1 --hs --negative 0   # hierarchical softmax
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def run_lmlab(sentences, settings: dict, threads: int) -> dict:
     from lmlab.embeddings.word2vec import Word2Vec, Word2VecConfig
 
     torch.set_num_threads(1)  # lmlab's parallelism is `workers` threads (Hogwild), not intra-op threads
-    config = Word2VecConfig(workers=threads, arch=settings["arch"], dim=settings["dim"], window=settings["window"],
+    config = Word2VecConfig(workers=threads, hs=settings["hs"], arch=settings["arch"], dim=settings["dim"], window=settings["window"],
                             negative=settings["negative"], min_count=settings["min_count"],
                             sample=settings["sample"], epochs=settings["epochs"], alpha=settings["alpha"],
                             min_alpha=settings["min_alpha"], seed=settings["seed"])
@@ -82,7 +83,7 @@ def run_gensim(sentences, settings: dict, threads: int) -> dict:
     from lmlab.embeddings.vectors import WordVectors
 
     model = GensimWord2Vec(vector_size=settings["dim"], window=settings["window"], negative=settings["negative"],
-                           hs=0, min_count=settings["min_count"], sample=settings["sample"],
+                           hs=int(settings["hs"]), min_count=settings["min_count"], sample=settings["sample"],
                            sg=int(settings["arch"] == "skipgram"), alpha=settings["alpha"],
                            min_alpha=settings["min_alpha"], workers=threads, seed=settings["seed"], cbow_mean=1)
     model.build_vocab(sentences)
@@ -103,7 +104,8 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: %(default)s)")
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--negative", type=int, default=5)
+    parser.add_argument("--negative", type=int, default=5, help="noise words; 0 with --hs: hierarchical softmax only")
+    parser.add_argument("--hs", action="store_true", help="hierarchical softmax (Huffman tree), for both")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--sample", type=float, default=1e-3)
@@ -123,7 +125,7 @@ def main() -> None:
     rows = []
     for arch in args.arch.split(","):
         settings = {"arch": arch, "dim": args.dim, "window": args.window, "negative": args.negative,
-                    "epochs": args.epochs, "min_count": args.min_count, "sample": args.sample,
+                    "epochs": args.epochs, "hs": args.hs, "min_count": args.min_count, "sample": args.sample,
                     "alpha": args.alpha, "min_alpha": args.min_alpha, "seed": args.seed}
         for threads in map(int, args.threads.split(",")):
             row = {"arch": arch, "threads": threads}

@@ -2,7 +2,8 @@
 
     vocab.py     counted words, subsampling, the unigram^0.75 noise table
     onehot.py    one-hot vectors and what they cost in memory
-    word2vec.py  CBOW and skip-gram with negative sampling (Mikolov et al. 2013)
+    huffman.py   the Huffman tree of hierarchical softmax
+    word2vec.py  CBOW and skip-gram with negative sampling or hierarchical softmax (Mikolov et al. 2013)
     vectors.py   WordVectors: similarity, most_similar, analogies, save/load, `load_vectors`
     evaluate.py  analogy accuracy (questions-words.txt), WordSim-353 Spearman
 """

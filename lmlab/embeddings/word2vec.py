@@ -20,6 +20,11 @@ one SGD step at learning rate alpha is::
     output[w_k] += g_k * h                         the K+1 target vectors
     input[each word of h] += sum_k g_k * output[w_k]
 
+**Hierarchical softmax** (``hs=True``, optional, alone with ``negative=0`` or added to it) walks
+a Huffman tree of the words instead (`lmlab.embeddings.huffman`): one logistic regression per
+inner node on the target's path, label 1 - code bit, the same update with ``tree`` in place of
+``output``.
+
 As in word2vec.c, with ``cbow_mean`` the same error vector is added to every context word
 without dividing by their number (it keeps word2vec's tuned learning rates meaningful).
 
@@ -47,6 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmlab.embeddings.huffman import padded_paths
 from lmlab.embeddings.vocab import Vocabulary
 from lmlab.errors import UserError
 
@@ -60,7 +66,8 @@ class Word2VecConfig:
     arch: Literal["skipgram", "cbow"] = "skipgram"  # predict context from centre, or centre from context
     dim: int = 100  # D, the size of a word vector
     window: int = 5  # W, the largest distance to a context word; b ~ Uniform{1..W} per centre word
-    negative: int = 5  # K, noise words per example
+    negative: int = 5  # K, noise words per example; 0 turns negative sampling off (then set hs)
+    hs: bool = False  # hierarchical softmax over a Huffman tree of the words (lmlab.embeddings.huffman)
     ns_exponent: float = 0.75  # the noise distribution is unigram^ns_exponent
     min_count: int = 5  # words seen fewer times are dropped from the vocabulary
     max_vocab: Optional[int] = None  # keep at most this many words (the most frequent)
@@ -79,7 +86,10 @@ class Word2VecConfig:
     def validate(self) -> None:
         if self.arch not in ("skipgram", "cbow"):
             raise UserError(f"arch must be skipgram or cbow, got {self.arch!r}")
-        for name in ("dim", "window", "negative", "epochs", "batch_size", "chunk_words", "min_count", "workers"):
+        if self.negative < 0 or (self.negative == 0 and not self.hs):
+            raise UserError(f"need negative >= 1, or negative = 0 with hs = true, got negative={self.negative}, "
+                            f"hs={self.hs}")
+        for name in ("dim", "window", "epochs", "batch_size", "chunk_words", "min_count", "workers"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.alpha or self.min_alpha < 0 or self.min_alpha > self.alpha:
@@ -160,7 +170,13 @@ class Word2Vec:
         V, D = len(vocab), config.dim
         # word2vec.c's initialisation: input uniform in [-0.5/D, 0.5/D), output zero
         self.input = ((torch.rand(V, D, generator=generator) - 0.5) / D).to(self.device)  # (V, D)
-        self.output = torch.zeros(V, D, device=self.device)  # (V, D)
+        self.output = torch.zeros(V, D, device=self.device)  # (V, D) negative sampling's target vectors
+        if config.hs:
+            if V < 2:
+                raise UserError("hierarchical softmax needs at least two words in the vocabulary")
+            codes, points, mask = (torch.from_numpy(a).to(self.device) for a in padded_paths(vocab.counts))
+            self.codes, self.points, self.path_mask = codes, points, mask  # (V, L) each
+            self.tree = torch.zeros(V - 1, D, device=self.device)  # (V-1, D) inner-node vectors (syn1)
         self.keep = vocab.keep_probabilities(config.sample)  # (V,) numpy
         self.noise = torch.from_numpy(vocab.noise_table(config.ns_exponent)).to(self.device)  # (table,)
         self.rng = np.random.default_rng(config.seed)
@@ -194,10 +210,37 @@ class Word2Vec:
             return grad_h, None
         return grad_h, -(F.logsigmoid(scores[:, 0]).sum() + F.logsigmoid(-scores[:, 1:]).sum())
 
+    def _tree_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float, with_loss: bool = True):
+        """Hierarchical-softmax SGD: one logistic regression per inner node on each target's path."""
+        B, D = h.shape
+        points = self.points[targets]  # (B, L) inner nodes, root first (padding: node 0, masked)
+        codes, mask = self.codes[targets], self.path_mask[targets]  # (B, L) each
+        L = points.shape[1]
+        nodes = self.tree.index_select(0, points.view(-1)).view(B, L, D)  # (B, L, D)
+        scores = (nodes * h[:, None, :]).sum(2)  # (B, L)
+        g = (1.0 - codes - torch.sigmoid(scores)) * mask * alpha  # label = 1 - code bit (word2vec.c)
+        grad_h = torch.bmm(g[:, None, :], nodes).squeeze(1)  # (B, D)
+        self.tree.index_add_(0, points.view(-1), (g[:, :, None] * h[:, None, :]).view(-1, D))
+        if not with_loss:
+            return grad_h, None
+        return grad_h, -(F.logsigmoid((1.0 - 2.0 * codes) * scores) * mask).sum()
+
+    def _objective_step(self, h, targets, alpha, generator, with_loss):
+        """Negative sampling, hierarchical softmax, or both (their errors add, as in word2vec.c)."""
+        grad_h, loss = torch.zeros_like(h), None
+        for enabled, step in ((self.config.hs, lambda: self._tree_step(h, targets, alpha, with_loss)),
+                              (self.config.negative > 0,
+                               lambda: self._negative_step(h, targets, alpha, generator, with_loss))):
+            if enabled:
+                grad, part = step()
+                grad_h += grad
+                loss = part if loss is None else (loss + part if part is not None else loss)
+        return grad_h, loss
+
     def _skipgram_step(self, inputs: torch.Tensor, targets: torch.Tensor, alpha: float, generator,
                        with_loss: bool = True):
         h = self.input.index_select(0, inputs)  # (B, D)
-        grad_h, loss = self._negative_step(h, targets, alpha, generator, with_loss)
+        grad_h, loss = self._objective_step(h, targets, alpha, generator, with_loss)
         self.input.index_add_(0, inputs, grad_h)
         return loss
 
@@ -206,7 +249,7 @@ class Word2Vec:
         offsets = torch.cumsum(lengths, 0) - lengths  # start of each bag in context_ids
         mode = "mean" if self.config.cbow_mean else "sum"
         h = F.embedding_bag(context_ids, self.input, offsets, mode=mode)  # (B, D)
-        grad_h, loss = self._negative_step(h, targets, alpha, generator, with_loss)
+        grad_h, loss = self._objective_step(h, targets, alpha, generator, with_loss)
         owner = torch.repeat_interleave(torch.arange(len(lengths), device=self.device), lengths)
         self.input.index_add_(0, context_ids, grad_h[owner])  # every context word gets the error
         return loss

@@ -91,7 +91,7 @@ def train_command(args) -> None:
         raise UserError(f"no word of {args.data} occurs {config.min_count} times: lower --min-count")
     memory = one_hot_memory(len(vocab), config.dim)
     say(f"word2vec {config.arch}: {len(vocab):,} words (min_count {config.min_count}), {vocab.total:,} tokens, "
-        f"{config.epochs} epochs, dim {config.dim}, device {device}, {config.workers} worker threads")
+        f"{config.epochs} epochs, dim {config.dim}, device {device}, {config.workers} worker thread(s)")
     say(f"memory of the vocabulary table: one-hot {memory['vocab_size']:,} x {memory['vocab_size']:,} x 4 B = "
         f"{human_bytes(memory['one_hot_bytes'])}; dense {memory['vocab_size']:,} x {config.dim} x 4 B = "
         f"{human_bytes(memory['dense_bytes'])} (one-hot is {memory['ratio']:,.1f}x the dense size)")

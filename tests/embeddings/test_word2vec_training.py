@@ -115,3 +115,16 @@ def test_two_lock_free_workers_learn_the_same_structure():
     wv = model.word_vectors()
     assert stats["words"] == 3 * 1500 * 8 and torch.get_num_threads() == 1  # restored by the fixture's setting
     assert all(wv.most_similar(w, 1)[0][0][0] == w[0] for w in wv.words)  # a* next to a*, b* next to b*
+
+
+@pytest.mark.parametrize("negative", [0, 3])
+def test_hierarchical_softmax_alone_or_with_negatives_separates_topics(negative):
+    corpus, topics = topic_corpus()
+    config = Word2VecConfig(dim=16, window=3, min_count=1, sample=0, epochs=3, alpha=0.05, seed=3, hs=True,
+                            negative=negative)
+    model, stats = train_word2vec(corpus, config)
+    wv = model.word_vectors()
+    assert all(wv.most_similar(w, 1)[0][0][0] == w[0] for w in wv.words)
+    assert model.tree.abs().sum() > 0 and (model.output.abs().sum() > 0) == (negative > 0)
+    with pytest.raises(UserError, match="hs"):
+        Word2VecConfig(negative=0).validate()
