@@ -49,9 +49,10 @@ _BLOCK_MODULES = {
 _TOP_MODULES = {"wte": "token_embedding", "wpe": "position_embedding", "ln_f": "ln_f"}
 _BLOCK_KEY = re.compile(r"h\.(\d+)\.(.+)\.(weight|bias)")
 _BUFFER_KEY = re.compile(r"h\.\d+\.attn\.(bias|masked_bias)")  # causal-mask buffers of old checkpoints
-# activations that are GELU's tanh approximation, which is what lmlab's MLP computes
-_TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
-_LAYER_NORM_EPS = 1e-5  # nn.LayerNorm's default, used by lmlab's GPT
+# transformers' activation names -> lmlab's: GELU's tanh approximation, the exact GELU, ReLU
+_ACTIVATIONS = {"gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu", "gelu": "gelu_exact",
+                "relu": "relu"}
+_LAYER_NORM_EPS = 1e-5  # GPT-2's, and nn.LayerNorm's default
 
 
 # --- config ---------------------------------------------------------------------------------------
@@ -73,12 +74,10 @@ def gpt_config_from_hf(hf_config: dict) -> GPTConfig:
         raise UserError(f"n_inner={hf_config['n_inner']} is not supported: lmlab's GPT uses 4 * n_embd "
                         f"({4 * n_embd})")
     activation = hf_config.get("activation_function", "gelu_new")
-    if activation not in _TANH_GELUS:
-        raise UserError(f"activation_function {activation!r} is not supported: lmlab's GPT uses GELU's "
-                        f"tanh approximation ({', '.join(_TANH_GELUS)})")
-    eps = hf_config.get("layer_norm_epsilon", _LAYER_NORM_EPS)
-    if not math.isclose(eps, _LAYER_NORM_EPS, rel_tol=1e-6):
-        raise UserError(f"layer_norm_epsilon={eps} is not supported: lmlab's GPT uses {_LAYER_NORM_EPS}")
+    if activation not in _ACTIVATIONS:
+        raise UserError(f"activation_function {activation!r} is not supported (lmlab maps "
+                        f"{', '.join(_ACTIVATIONS)})")
+    eps = float(hf_config.get("layer_norm_epsilon", _LAYER_NORM_EPS))
     unsupported = {"scale_attn_weights": False, "scale_attn_by_inverse_layer_idx": True,
                    "add_cross_attention": True}
     for name, bad in unsupported.items():
@@ -93,23 +92,28 @@ def gpt_config_from_hf(hf_config: dict) -> GPTConfig:
         dropout=float(hf_config.get("resid_pdrop", 0.1)),
         bias=True,
         tie_weights=bool(hf_config.get("tie_word_embeddings", True)),
+        activation=_ACTIVATIONS[activation],
+        norm_eps=None if math.isclose(eps, _LAYER_NORM_EPS, rel_tol=1e-6) else eps,
     )
 
 
 # the parts of a GPTConfig that GPT-2 fixes (the defaults): any other choice has no GPT2LMHeadModel
 _GPT2_PARTS = {"bias": True, "score": "scaled_dot", "fused_qkv": True, "pos": "learned", "norm": "layernorm",
-               "norm_position": "pre", "activation": "gelu", "scale_embeddings": False}
+               "norm_position": "pre", "scale_embeddings": False}
+_EXPORTED_ACTIVATIONS = {"gelu": "gelu_new", "gelu_exact": "gelu", "relu": "relu"}  # lmlab -> transformers
 
 
 def _check_exportable(config: GPTConfig) -> None:
     differs = [f"{name}={getattr(config, name)!r}" for name, gpt2 in _GPT2_PARTS.items()
                if getattr(config, name, gpt2) != gpt2]
+    if config.activation not in _EXPORTED_ACTIVATIONS:
+        differs.append(f"activation={config.activation!r}")
     if getattr(config, "n_kv_head", None) not in (None, config.n_head):
         differs.append(f"n_kv_head={config.n_kv_head}")
     if differs:
         raise UserError(f"GPT2LMHeadModel cannot hold this GPT ({', '.join(differs)}): GPT-2 is "
                         + ", ".join(f"{name}={value!r}" for name, value in _GPT2_PARTS.items())
-                        + ", n_kv_head=n_head")
+                        + f", activation in {tuple(_EXPORTED_ACTIVATIONS)}, n_kv_head=n_head")
 
 
 def gpt_config_to_hf(config: GPTConfig) -> dict:
@@ -127,11 +131,11 @@ def gpt_config_to_hf(config: GPTConfig) -> dict:
         "n_layer": config.n_layer,
         "n_head": config.n_head,
         "n_inner": None,
-        "activation_function": "gelu_new",
+        "activation_function": _EXPORTED_ACTIVATIONS[config.activation],
         "resid_pdrop": config.dropout,
         "embd_pdrop": config.dropout,
         "attn_pdrop": config.dropout,
-        "layer_norm_epsilon": _LAYER_NORM_EPS,
+        "layer_norm_epsilon": _LAYER_NORM_EPS if config.norm_eps is None else config.norm_eps,
         "initializer_range": 0.02,
         "scale_attn_weights": True,
         "scale_attn_by_inverse_layer_idx": False,

@@ -61,10 +61,10 @@ def bert_config_from_hf(hf: dict, **overrides) -> BertConfig:
     """A BERT `config.json` dict -> BertConfig; refuses what lmlab's BERT cannot compute."""
     if hf.get("model_type", "bert") != "bert":
         raise UserError(f"model_type {hf.get('model_type')!r} is not BERT")
-    activation = hf.get("hidden_act", "gelu")
-    gelu = {"gelu": "erf", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}.get(activation)
-    if gelu is None:
-        raise UserError(f"hidden_act {activation!r} is not supported: lmlab's BERT uses GELU")
+    hidden_act = hf.get("hidden_act", "gelu")
+    activation = {"gelu": "gelu_exact", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "relu": "relu"}.get(hidden_act)
+    if activation is None:
+        raise UserError(f"hidden_act {hidden_act!r} is not supported: lmlab's BERT uses gelu, gelu_new or relu")
     if hf.get("intermediate_size", 4 * hf["hidden_size"]) != 4 * hf["hidden_size"]:
         raise UserError("intermediate_size must be 4 * hidden_size for lmlab's BERT")
     if hf.get("position_embedding_type", "absolute") != "absolute":
@@ -72,22 +72,28 @@ def bert_config_from_hf(hf: dict, **overrides) -> BertConfig:
     fields = dict(vocab_size=hf["vocab_size"], n_layer=hf["num_hidden_layers"], n_head=hf["num_attention_heads"],
                   n_embd=hf["hidden_size"], dropout=float(hf.get("hidden_dropout_prob", 0.1)),
                   max_position=hf.get("max_position_embeddings", 512), type_vocab_size=hf.get("type_vocab_size", 2),
-                  layer_norm_eps=hf.get("layer_norm_eps", 1e-12), gelu=gelu)
+                  norm_eps=hf.get("layer_norm_eps", 1e-12), activation=activation)
     return BertConfig(**{**fields, **overrides})  # overrides: e.g. n_labels, or dropout for fine-tuning
 
 
+_HIDDEN_ACTS = {"gelu_exact": "gelu", "gelu": "gelu_pytorch_tanh", "relu": "relu"}  # lmlab -> transformers
+
+
 def bert_config_to_hf(config: BertConfig, architecture: str) -> dict:
+    if config.activation not in _HIDDEN_ACTS:
+        raise UserError(f"activation={config.activation!r} has no Hugging Face BERT equivalent")
     defaults = BertConfig()
-    for part in ("bias", "score", "fused_qkv", "pos", "norm", "norm_position", "activation", "n_kv_head"):
+    for part in ("bias", "score", "fused_qkv", "pos", "norm", "norm_position", "n_kv_head"):
         if getattr(config, part) != getattr(defaults, part):
             raise UserError(f"{part}={getattr(config, part)!r} has no Hugging Face BERT equivalent")
     return {"architectures": [architecture], "model_type": "bert", "vocab_size": config.vocab_size,
             "hidden_size": config.n_embd, "num_hidden_layers": config.n_layer,
             "num_attention_heads": config.n_head, "intermediate_size": 4 * config.n_embd,
-            "hidden_act": "gelu" if config.gelu == "erf" else "gelu_pytorch_tanh",
+            "hidden_act": _HIDDEN_ACTS[config.activation],
             "hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout,
             "max_position_embeddings": config.max_position, "type_vocab_size": config.type_vocab_size,
-            "layer_norm_eps": config.layer_norm_eps, "pad_token_id": 0, "num_labels": config.n_labels,
+            "layer_norm_eps": 1e-5 if config.norm_eps is None else config.norm_eps, "pad_token_id": 0,
+            "num_labels": config.n_labels,
             "position_embedding_type": "absolute"}
 
 

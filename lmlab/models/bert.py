@@ -22,8 +22,8 @@ and then fine-tuned with one linear layer on the pooled vector (`BertForSequence
 
 Batches are padded with -1 (`lmlab.nn.masks.PAD`): the padding mask is computed from the ids, so
 no separate attention mask travels with the batch. The blocks are lmlab's one
-`TransformerBlock`; BERT's own numerics are two settings on top: LayerNorm epsilon 1e-12 and the
-exact (erf) GELU rather than GPT-2's tanh approximation (`bert_numerics`).
+`TransformerBlock`; BERT's own numerics are two of its config keys: ``norm_eps=1e-12`` and
+``activation=gelu_exact``, the erf GELU rather than GPT-2's tanh approximation.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from lmlab.errors import UserError
 from lmlab.models.base import check_vocab_size
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
 from lmlab.nn.masks import PAD, padding_mask
-from lmlab.nn.mlp import MLP
-from lmlab.nn.norm import LayerNorm
+from lmlab.nn.mlp import activation_module
+from lmlab.nn.norm import make_norm
 
 
 @dataclass
@@ -53,23 +53,14 @@ class BertConfig(TransformerConfig):
     vocab_size: int = 0
     max_position: int = 512  # learned position table: the longest input
     type_vocab_size: int = 2  # segments A and B
-    layer_norm_eps: float = 1e-12
-    gelu: Literal["erf", "tanh"] = "erf"  # BERT's exact GELU or GPT-2's tanh approximation
+    norm_eps: float | None = 1e-12  # BERT's LayerNorm epsilon
+    activation: Literal["gelu", "gelu_exact", "relu", "swiglu"] = "gelu_exact"  # BERT's erf GELU
     n_labels: int = 2  # classes of the sequence-classification head
 
     def validate(self) -> None:
         if self.max_position < 1 or self.type_vocab_size < 1 or self.n_labels < 2:
             raise UserError("max_position and type_vocab_size must be >= 1 and n_labels >= 2")
         super().validate()
-
-
-def bert_numerics(blocks: nn.Module, config: BertConfig) -> None:
-    """BERT's LayerNorm epsilon and its erf GELU in the shared Transformer blocks."""
-    for child in blocks.modules():
-        if isinstance(child, LayerNorm):
-            child.eps = config.layer_norm_eps
-        if isinstance(child, MLP) and config.gelu == "erf" and isinstance(child.activation, nn.GELU):
-            child.activation = nn.GELU()  # x * Phi(x) with the exact normal CDF
 
 
 class Bert(nn.Module):
@@ -85,13 +76,11 @@ class Bert(nn.Module):
         self.token_embedding = nn.Embedding(config.vocab_size, C)
         self.position_embedding = config.positions(config.max_position, bidirectional=True)
         self.segment_embedding = nn.Embedding(config.type_vocab_size, C)
-        self.ln_embed = LayerNorm(C, config.bias, eps=config.layer_norm_eps)
+        self.ln_embed = make_norm("layernorm", C, config.bias, config.norm_eps)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(config.block(causal=False) for _ in range(config.n_layer))
-        # pre-norm leaves the stream unnormalised: one last norm; post-norm's output already is
-        self.ln_f = LayerNorm(C, config.bias, config.layer_norm_eps) if config.norm_position == "pre" else nn.Identity()
+        self.ln_f = config.final_norm()
         self.pooler = nn.Linear(C, C)
-        bert_numerics(self.blocks, config)
 
     def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None):
         """ids (B, T) padded with -1, segments (B, T) or None (all A) -> (hidden (B, T, C), pooled (B, C))."""
@@ -137,9 +126,8 @@ class BertForPreTraining(BertModelBase):
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
         C = config.n_embd
-        self.mlm_transform = nn.Sequential(nn.Linear(C, C), nn.GELU(approximate="none" if config.gelu == "erf"
-                                                                   else "tanh"),
-                                           LayerNorm(C, config.bias, config.layer_norm_eps))
+        self.mlm_transform = nn.Sequential(nn.Linear(C, C), activation_module(config.activation),
+                                           make_norm("layernorm", C, config.bias, config.norm_eps))
         self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.nsp_head = nn.Linear(C, 2)
         self.finish()

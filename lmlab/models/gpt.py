@@ -30,7 +30,6 @@ from lmlab.errors import UserError
 from lmlab.models.base import check_vocab_size
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
 from lmlab.nn.kv_cache import KVCache
-from lmlab.nn.norm import make_norm
 
 
 @dataclass
@@ -57,8 +56,7 @@ class GPT(nn.Module):
         self.position_embedding = config.positions(config.block_size, bidirectional=False)  # how positions enter
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(config.block(causal=True) for _ in range(config.n_layer))
-        # pre-norm leaves the residual stream unnormalised: one last norm; post-norm's output already is
-        self.ln_f = make_norm(config.norm, config.n_embd, config.bias) if config.norm_position == "pre" else nn.Identity()
+        self.ln_f = config.final_norm()
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
             self.lm_head.weight = self.token_embedding.weight

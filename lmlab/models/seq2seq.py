@@ -50,7 +50,6 @@ from lmlab.models.base import check_vocab_size
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
 from lmlab.nn.kv_cache import CrossKVCache, KVCache
 from lmlab.nn.masks import PAD, padding_mask
-from lmlab.nn.norm import make_norm
 
 
 @dataclass
@@ -126,9 +125,7 @@ class Seq2Seq(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.encoder = nn.ModuleList(config.block(causal=False) for _ in range(config.n_layer))
         self.decoder = nn.ModuleList(config.block(causal=True, cross=True) for _ in range(config.n_layer))
-        final_norm = config.norm_position == "pre"  # pre-norm stacks end unnormalised (lmlab.nn.block)
-        self.encoder_norm = make_norm(config.norm, C, config.bias) if final_norm else nn.Identity()
-        self.decoder_norm = make_norm(config.norm, C, config.bias) if final_norm else nn.Identity()
+        self.encoder_norm, self.decoder_norm = config.final_norm(), config.final_norm()
         self.lm_head = nn.Linear(C, config.tgt_vocab_size, bias=False)
         if config.tie_weights:
             self.lm_head.weight = self.target_embedding.weight

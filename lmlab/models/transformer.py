@@ -12,8 +12,9 @@ their parts, so ``--set pos=rope`` or ``--set norm=rmsnorm`` means the same thin
     orthogonal_init                              orthonormal per-head W_Q, W_K, W_V at the start
     pos         learned | sinusoidal | relative | t5 | rope | alibi
     norm        layernorm | rmsnorm | batchnorm
+    norm_eps    None (the norm's default) | e.g. 1e-12 (BERT)
     norm_position  pre | post
-    activation  gelu | relu | swiglu
+    activation  gelu (tanh approximation) | gelu_exact (erf, BERT) | relu | swiglu
     scale_embeddings                             token embeddings x sqrt(n_embd), as the original
 
 `init_weights` is GPT-2's initialisation, shared: N(0, 0.02) for every matrix and embedding,
@@ -32,6 +33,7 @@ import torch.nn as nn
 from lmlab.errors import UserError
 from lmlab.nn.attention import AttentionConfig, MultiHeadAttention
 from lmlab.nn.block import TransformerBlock
+from lmlab.nn.norm import make_norm
 from lmlab.nn.positional import positional_encoding
 
 RESIDUAL_PROJECTIONS = ("attn.proj.weight", "mlp.down.weight")  # cross_attn.proj.weight ends the same way
@@ -53,8 +55,9 @@ class TransformerConfig:
     orthogonal_init: bool = False  # orthonormal rows for the per-head W_Q, W_K, W_V
     pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi"] = "learned"  # where tokens are
     norm: Literal["layernorm", "rmsnorm", "batchnorm"] = "layernorm"
+    norm_eps: Optional[float] = None  # the epsilon under the square root; None: the norm's default
     norm_position: Literal["pre", "post"] = "pre"  # Norm inside the residual (pre) or after the sum (post)
-    activation: Literal["gelu", "relu", "swiglu"] = "gelu"  # of the MLP
+    activation: Literal["gelu", "gelu_exact", "relu", "swiglu"] = "gelu"  # of the MLP
     scale_embeddings: bool = False  # multiply token embeddings by sqrt(n_embd) (Vaswani et al.)
 
     def validate(self) -> None:
@@ -84,7 +87,15 @@ class TransformerConfig:
 
     def block(self, causal: bool, cross: bool = False) -> TransformerBlock:
         return TransformerBlock(self.attention_config(causal), cross=cross, norm=self.norm,
-                                pre_norm=self.norm_position == "pre", activation=self.activation)
+                                pre_norm=self.norm_position == "pre", activation=self.activation,
+                                norm_eps=self.norm_eps)
+
+    def final_norm(self) -> nn.Module:
+        """The norm after the last block: pre-norm leaves the stream unnormalised; post-norm's
+        output already is normalised, so it gets none."""
+        if self.norm_position == "post":
+            return nn.Identity()
+        return make_norm(self.norm, self.n_embd, self.bias, self.norm_eps)
 
     def positions(self, block_size: int, bidirectional: bool):
         return positional_encoding(self.pos, self.n_embd, self.n_head, block_size, bidirectional)

@@ -29,15 +29,15 @@ class TransformerBlock(nn.Module):
     """Self-attention, optional cross-attention, MLP; pre- or post-norm residual sublayers."""
 
     def __init__(self, attention: AttentionConfig, cross: bool = False, norm: str = "layernorm",
-                 pre_norm: bool = True, activation: str = "gelu") -> None:
+                 pre_norm: bool = True, activation: str = "gelu", norm_eps: float | None = None) -> None:
         super().__init__()
         C, bias = attention.n_embd, attention.bias
         self.pre_norm = pre_norm
-        self.ln_1 = make_norm(norm, C, bias)
+        self.ln_1 = make_norm(norm, C, bias, norm_eps)
         self.attn = MultiHeadAttention(attention)
-        self.ln_2 = make_norm(norm, C, bias)
+        self.ln_2 = make_norm(norm, C, bias, norm_eps)
         self.mlp = MLP(C, mlp_hidden(C, activation), attention.dropout, bias, activation)
-        self.ln_cross = make_norm(norm, C, bias) if cross else None
+        self.ln_cross = make_norm(norm, C, bias, norm_eps) if cross else None
         self.cross_attn = MultiHeadAttention(cross_attention_config(attention)) if cross else None
 
     def forward(self, x, mask=None, positional=None, cache=None, layer: int = 0, memory=None,

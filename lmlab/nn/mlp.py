@@ -4,11 +4,13 @@ Each position goes through the same two-layer MLP: expand to `hidden` units, app
 nonlinearity, project back. Attention mixes information *across* positions; the MLP transforms
 each position on its own, and holds about two thirds of a Transformer's weights.
 
-Three activations (`ACTIVATIONS`):
+Four activations (`ACTIVATIONS`):
 
 - relu (the original Transformer): max(0, x). Cheap; units that stay negative get no gradient.
-- gelu (BERT, GPT-2; here in GPT-2's tanh approximation): x * Phi(x), a smooth ReLU that lets
-  small negative values through.
+- gelu (GPT-2): x * Phi(x), a smooth ReLU that lets small negative values through, computed
+  with GPT-2's tanh approximation of the normal CDF Phi.
+- gelu_exact (BERT): the same x * Phi(x) with the exact, erf-based Phi. The two differ by less
+  than 1e-3, enough to matter when pretrained weights must be reproduced to 1e-5.
 - swiglu (Shazeer, 2020; PaLM, LLaMA): down(silu(gate(x)) * up(x)). A *gated* unit: one
   projection decides, per hidden unit, how much of the other passes. It has three matrices, so
   `mlp_hidden` gives it 2/3 of the units (8C/3 instead of 4C) to keep the parameter count.
@@ -20,7 +22,7 @@ import math
 
 import torch.nn as nn
 
-ACTIVATIONS = ("gelu", "relu", "swiglu")
+ACTIVATIONS = ("gelu", "gelu_exact", "relu", "swiglu")
 
 
 def mlp_hidden(n_embd: int, activation: str) -> int:
@@ -30,6 +32,15 @@ def mlp_hidden(n_embd: int, activation: str) -> int:
     return 4 * n_embd
 
 
+def activation_module(name: str) -> nn.Module:
+    """The elementwise nonlinearity of an activation name (SwiGLU's is the SiLU of its gate)."""
+    modules = {"relu": nn.ReLU, "gelu": lambda: nn.GELU(approximate="tanh"), "gelu_exact": nn.GELU,
+               "swiglu": nn.SiLU}
+    if name not in modules:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return modules[name]()
+
+
 class MLP(nn.Module):
     def __init__(self, n_embd: int, hidden: int, dropout: float = 0.0, bias: bool = True,
                  activation: str = "gelu") -> None:
@@ -37,12 +48,7 @@ class MLP(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         self.up = nn.Linear(n_embd, hidden, bias=bias)
-        if activation == "relu":
-            self.activation = nn.ReLU()
-        elif activation == "gelu":
-            self.activation = nn.GELU(approximate="tanh")
-        else:
-            self.activation = nn.SiLU()
+        self.activation = activation_module(activation)
         self.down = nn.Linear(hidden, n_embd, bias=bias)
         self.dropout = nn.Dropout(dropout)
         self.gate = nn.Linear(n_embd, hidden, bias=bias) if activation == "swiglu" else None

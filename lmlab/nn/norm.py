@@ -90,12 +90,14 @@ class BatchNorm(nn.Module):
         return y if self.bias is None else y + self.bias
 
 
-def make_norm(kind: str, dim: int, bias: bool = True) -> nn.Module:
-    """A normalisation layer by name (`NORMS`). RMSNorm has no shift, whatever `bias` says."""
+def make_norm(kind: str, dim: int, bias: bool = True, eps: float | None = None) -> nn.Module:
+    """A normalisation layer by name (`NORMS`). RMSNorm has no shift, whatever `bias` says.
+    `eps` None keeps each layer's own default (1e-5, RMSNorm 1e-6); BERT uses 1e-12."""
+    epsilon = {} if eps is None else {"eps": eps}
     if kind == "layernorm":
-        return LayerNorm(dim, bias=bias)
+        return LayerNorm(dim, bias=bias, **epsilon)
     if kind == "rmsnorm":
-        return RMSNorm(dim)
+        return RMSNorm(dim, **epsilon)
     if kind == "batchnorm":
-        return BatchNorm(dim, bias=bias)
+        return BatchNorm(dim, bias=bias, **epsilon)
     raise ValueError(f"unknown norm {kind!r}; choose one of {', '.join(NORMS)}")
