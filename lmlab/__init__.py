@@ -32,6 +32,14 @@ _EXPORTS = {
     "generate": "lmlab.generate.sampling",
     "perplexity": "lmlab.evaluate.metrics",
     "load_run": "lmlab.recipes.lm",
+    "BertConfig": "lmlab.models.bert",
+    "BertForPreTraining": "lmlab.models.bert",
+    "BertForSequenceClassification": "lmlab.models.bert",
+    "build_classifier": "lmlab.models.classifiers",
+    "Word2VecConfig": "lmlab.embeddings.word2vec",
+    "train_word2vec": "lmlab.embeddings.word2vec",
+    "WordVectors": "lmlab.embeddings.vectors",
+    "load_vectors": "lmlab.embeddings.vectors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
