@@ -238,8 +238,8 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    # Take benchmarks/ off the path (a sibling script such as benchmarks/tokenizers.py would shadow
-    # the package of that name inside transformers) and put the checkout on it (no install needed).
+    # Take benchmarks/ off the path (no sibling script may shadow a package of the same name
+    # imported by transformers) and put the checkout on it (no install needed).
     here = Path(__file__).resolve().parent
     sys.path[:] = [str(here.parent)] + [p for p in sys.path if Path(p or ".").resolve() != here]
     main()

@@ -1,7 +1,7 @@
 """Tokenizer benchmarks: lmlab against Hugging Face tokenizers, SentencePiece and tiktoken.
 
-    .venv/bin/python benchmarks/tokenizers.py            # Tiny Shakespeare and the 5 MB shakespeare corpus
-    .venv/bin/python benchmarks/tokenizers.py --quick    # Tiny Shakespeare only
+    .venv/bin/python benchmarks/tokenization.py            # Tiny Shakespeare and the 5 MB shakespeare corpus
+    .venv/bin/python benchmarks/tokenization.py --quick    # Tiny Shakespeare only
 
 On the same text, with the same vocabulary size and the same thread count (1 and 2):
 
