@@ -6,6 +6,7 @@ Read top to bottom, the encoder is
     for each block:  x = LayerNorm(x + attention(x, padding mask))                  # post-norm,
                      x = LayerNorm(x + mlp(x))                                      # as the paper
     pooled = tanh(W_pool x[:, 0])                                                   # [CLS], (B, C)
+                                        (or the mean of the real tokens: pooling="mean")
 
 Attention is *not* causal: every token sees the whole sentence on both sides, and only padding is
 hidden. That is why BERT cannot be trained to predict the next token (each position would see
@@ -56,6 +57,7 @@ class BertConfig(TransformerConfig):
     norm_eps: float | None = 1e-12  # BERT's LayerNorm epsilon
     activation: Literal["gelu", "gelu_exact", "relu", "swiglu"] = "gelu_exact"  # BERT's erf GELU
     n_labels: int = 2  # classes of the sequence-classification head
+    pooling: Literal["cls", "mean"] = "cls"  # the sentence vector: tanh(W_pool [CLS]) or the mean of the tokens
 
     def validate(self) -> None:
         if self.max_position < 1 or self.type_vocab_size < 1 or self.n_labels < 2:
@@ -80,7 +82,7 @@ class Bert(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(config.block(causal=False) for _ in range(config.n_layer))
         self.ln_f = config.final_norm()
-        self.pooler = nn.Linear(C, C)
+        self.pooler = nn.Linear(C, C)  # kept with pooling="mean" too, so every checkpoint loads the same way
 
     def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None):
         """ids (B, T) padded with -1, segments (B, T) or None (all A) -> (hidden (B, T, C), pooled (B, C))."""
@@ -96,8 +98,18 @@ class Bert(nn.Module):
         for block in self.blocks:
             x, _ = block(x, mask=mask, positional=positional)
         x = self.ln_f(x)
-        pooled = torch.tanh(self.pooler(x[:, 0]))  # the [CLS] position, (B, C)
+        if self.config.pooling == "mean":
+            pooled = mean_over_tokens(x, ids >= 0)  # (B, C)
+        else:
+            pooled = torch.tanh(self.pooler(x[:, 0]))  # the [CLS] position, (B, C)
         return x, pooled
+
+
+def mean_over_tokens(hidden: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """hidden (B, T, C), real (B, T) True on tokens, False on padding -> (B, C): the mean of the
+    real tokens' vectors, the sentence vector of sentence-transformers (Reimers and Gurevych, 2019)."""
+    weights = real.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
 class BertModelBase(nn.Module):

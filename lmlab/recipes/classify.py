@@ -127,16 +127,17 @@ def _start_bert(config: ClassifyRunConfig, init: str, train_examples: list, n_la
         return BertForSequenceClassification(model_config), tokenizer, "scratch"
     path = Path(init).expanduser()
     if (path / "config.json").is_file() and "format_version" in json.loads((path / "config.json").read_text()):
-        return _from_pretraining_run(path, n_labels, config.model.dropout)
+        return _from_pretraining_run(path, n_labels, config.model)
     from lmlab.data.pretrained import pretrained_folder
     from lmlab.interop.hf_bert import load_hf_bert, load_hf_wordpiece
 
     folder = pretrained_folder(init)
-    model = load_hf_bert(folder, BertForSequenceClassification, n_labels=n_labels, dropout=config.model.dropout)
+    model = load_hf_bert(folder, BertForSequenceClassification, n_labels=n_labels, dropout=config.model.dropout,
+                         pooling=config.model.pooling)
     return model, load_hf_wordpiece(folder), str(folder)
 
 
-def _from_pretraining_run(path: Path, n_labels: int, dropout: float):
+def _from_pretraining_run(path: Path, n_labels: int, fine_tuning: BertConfig):
     """The encoder of an `lmlab bert pretrain` run; the MLM and NSP heads are left behind."""
     run = RunFolder(path)
     saved = run.read_config()
@@ -145,7 +146,7 @@ def _from_pretraining_run(path: Path, n_labels: int, dropout: float):
     pretrained = BertForPreTraining(config_from_dict(BertConfig, saved["model"], str(run.config_path)))
     run.load_model(pretrained)
     model_config = copy.deepcopy(pretrained.config)
-    model_config.n_labels, model_config.dropout = n_labels, dropout
+    model_config.n_labels, model_config.dropout, model_config.pooling = n_labels, fine_tuning.dropout, fine_tuning.pooling
     model = BertForSequenceClassification(model_config)
     model.bert.load_state_dict(pretrained.bert.state_dict())
     return model, Tokenizer.load(run.tokenizer_path), str(path)

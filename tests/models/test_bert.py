@@ -101,3 +101,29 @@ def test_pre_norm_is_a_configuration_not_another_model():
     model = BertForSequenceClassification(tiny_config(norm_position="pre"))
     logits, loss = model(padded([[2, 5, 3], [2, 3]]), None, torch.tensor([0, 1]))
     assert logits.shape == (2, 2) and loss.item() > 0
+
+
+def test_mean_pooling_is_the_masked_mean_of_transformers_hidden_states():
+    """pooling="mean" (sentence-transformers' sentence vector): average the real tokens only."""
+    from lmlab.errors import UserError
+    from lmlab.interop.hf_bert import bert_config_to_hf
+
+    torch.manual_seed(0)
+    config = tiny_config(pooling="mean")
+    classifier = BertForSequenceClassification(config).eval()
+    ours = classifier.bert
+    theirs = transformers.BertModel(hf_config(config), add_pooling_layer=False).eval()
+    missing, _ = theirs.load_state_dict({k.removeprefix("bert."): v for k, v in bert_state_dict_to_hf(classifier).items()
+                                         if k.startswith("bert.") and "pooler" not in k}, strict=False)
+    assert missing == [] or missing == ["embeddings.position_ids"]
+    ids = padded([[2, 5, 6, 7, 8, 3], [2, 9, 3]])
+    with torch.no_grad():
+        _, pooled = ours(ids)
+        hidden = theirs(input_ids=ids.clamp(min=0), attention_mask=(ids >= 0).long()).last_hidden_state
+        _, alone = ours(torch.tensor([[2, 9, 3]]))
+    mask = (ids >= 0).unsqueeze(-1).float()
+    reference = (hidden * mask).sum(1) / mask.sum(1)  # sentence-transformers' mean pooling
+    assert (pooled - reference).abs().max() <= 1e-5
+    assert (pooled[1] - alone[0]).abs().max() <= 1e-5  # padding does not move the mean
+    with pytest.raises(UserError, match="pooling"):
+        bert_config_to_hf(config, "BertModel")
