@@ -69,7 +69,8 @@ def run_lmlab(sentences, settings: dict, threads: int) -> dict:
     config = Word2VecConfig(workers=threads, hs=settings["hs"], arch=settings["arch"], dim=settings["dim"], window=settings["window"],
                             negative=settings["negative"], min_count=settings["min_count"],
                             sample=settings["sample"], epochs=settings["epochs"], alpha=settings["alpha"],
-                            min_alpha=settings["min_alpha"], seed=settings["seed"])
+                            min_alpha=settings["min_alpha"], seed=settings["seed"],
+                            batch_size=settings["batch_size"])
     model = Word2Vec(Vocabulary.build(sentences, config.min_count), config)
     started = time.perf_counter()
     model.train(sentences)
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.025)
     parser.add_argument("--min-alpha", type=float, default=0.0001)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="lmlab's examples per update (default: Word2VecConfig's, 512 on a CPU); gensim has none")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--out", default=str(RESULTS), help="JSON file to write (default: %(default)s)")
     args = parser.parse_args()
@@ -126,7 +129,8 @@ def main() -> None:
     for arch in args.arch.split(","):
         settings = {"arch": arch, "dim": args.dim, "window": args.window, "negative": args.negative,
                     "epochs": args.epochs, "hs": args.hs, "min_count": args.min_count, "sample": args.sample,
-                    "alpha": args.alpha, "min_alpha": args.min_alpha, "seed": args.seed}
+                    "alpha": args.alpha, "min_alpha": args.min_alpha, "seed": args.seed,
+                    "batch_size": args.batch_size}
         for threads in map(int, args.threads.split(",")):
             row = {"arch": arch, "threads": threads}
             for name, runner in (("gensim", run_gensim), ("lmlab", run_lmlab)):

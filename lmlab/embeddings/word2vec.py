@@ -168,8 +168,10 @@ class Word2Vec:
         self.vocab, self.config, self.device = vocab, config, torch.device(device)
         generator = torch.Generator().manual_seed(config.seed)
         V, D = len(vocab), config.dim
-        # word2vec.c's initialisation: input uniform in [-0.5/D, 0.5/D), output zero
-        self.input = ((torch.rand(V, D, generator=generator) - 0.5) / D).to(self.device)  # (V, D)
+        # gensim 4's initialisation: input uniform in [-1/D, 1/D), output zero. word2vec.c draws from
+        # half that range; the wider start gave +0.3 to +0.5 points of analogy accuracy for CBOW on a
+        # 1.85M-word corpus, paired over three seeds (docs/results/word2vec.md).
+        self.input = ((torch.rand(V, D, generator=generator) * 2 - 1) / D).to(self.device)  # (V, D)
         self.output = torch.zeros(V, D, device=self.device)  # (V, D) negative sampling's target vectors
         if config.hs:
             if V < 2:

