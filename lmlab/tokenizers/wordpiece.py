@@ -13,10 +13,12 @@ the continuation prefix ``##``, and so on. A word that cannot be covered, or is 
 ['un', '##aff', '##able', '[UNK]']
 
 **Training** starts from the characters (``h ##e ##l ##l ##o``) and merges, again and again,
-the adjacent pair with the highest WordPiece score ``count(ab) / (count(a) * count(b))``: a pair
-that occurs more often than its parts' frequencies predict, rather than the most frequent pair
-(which is BPE's rule). Merging ``a`` with ``##b`` gives ``ab``. Ties go to the smaller pair of ids
-(specials, then the characters in sorted order, then merges in the order they were made).
+the most frequent adjacent pair (BPE's rule, which Hugging Face's WordPieceTrainer uses too).
+Merging ``a`` with ``##b`` gives ``ab``. Ties go to the smaller pair of ids (specials, then the
+characters in sorted order, then merges in the order they were made). ``merge_rule="score"``
+merges the pair with the highest score ``count(ab) / (count(a) * count(b))`` instead: a pair that
+occurs more often than its parts' frequencies predict. That rule favours rare parts; with fewer
+entries than distinct words, frequent words such as "the" then stay in pieces (docs/tokenizers.md).
 
 **Pairs**: ``encode_pair(a, b)`` gives ``[CLS] a [SEP] b [SEP]`` and segment ids 0 for the first
 part, 1 for the second, as BERT's next-sentence and sentence-pair tasks expect.
@@ -38,6 +40,7 @@ from lmlab.tokenizers.pair_counts import PairCounts
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PREFIX = "##"
+MERGE_RULES = ("frequency", "score")
 MAX_INPUT_CHARS_PER_WORD = 100
 
 
@@ -61,8 +64,15 @@ class WordPieceTokenizer(Tokenizer):
     # --- training --------------------------------------------------------------------------
     @garbage_collector_paused()
     def train(self, texts: Iterable[str], vocab_size: int | None = None, *, lowercase: bool = True,
-              strip_accents: Optional[bool] = None, progress: bool = False) -> "WordPieceTokenizer":
-        """Learn a vocabulary of `vocab_size` entries: specials, characters, then merges by score."""
+              strip_accents: Optional[bool] = None, merge_rule: str = "frequency",
+              progress: bool = False) -> "WordPieceTokenizer":
+        """Learn a vocabulary of `vocab_size` entries: specials, characters, then merges.
+
+        ``merge_rule`` picks the pair to merge: ``"frequency"``, the most frequent (what Hugging
+        Face's WordPieceTrainer does), or ``"score"``, the highest ``count(ab) / (count(a) * count(b))``.
+        """
+        if merge_rule not in MERGE_RULES:
+            raise UserError(f"merge_rule must be one of {', '.join(MERGE_RULES)}, got {merge_rule!r}")
         vocab_size = vocab_size or self.default_vocab_size
         self.normalizer = BertNormalizer(lowercase=lowercase, strip_accents=strip_accents)
         word_counts: Counter[str] = Counter()
@@ -82,10 +92,13 @@ class WordPieceTokenizer(Tokenizer):
                 symbol_counts[symbol] += count
 
         def score(pair):
+            if merge_rule == "frequency":
+                return pairs.counts[pair]
             return pairs.counts[pair] / (symbol_counts[pair[0]] * symbol_counts[pair[1]])
 
-        # Lazy heap: an entry is valid if its score is still the pair's score. Scores rise when
-        # a part's count falls, so every pair of a merged part is pushed again with its new score.
+        # Lazy heap: an entry is valid if its score is still the pair's score. A merge changes the
+        # counts of the pairs next to it (and, for the score rule, the score of every pair holding
+        # a merged part): all of them hold a merged part or the new token, and are pushed again.
         heap = [(-score(pair), pair) for pair in pairs.counts]
         heapq.heapify(heap)
         pairs_with: dict[int, set] = defaultdict(set)  # symbol -> the pairs it is part of

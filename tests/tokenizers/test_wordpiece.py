@@ -1,6 +1,7 @@
 """WordPiece (lmlab/tokenizers/wordpiece.py, bert_normalizer.py): BERT's ids with bert-base-uncased's
 vocab.txt against Hugging Face's BertTokenizerFast, greedy longest-match-first by hand, and the
-score-based trainer against a naive recomputation and a hand-checked example."""
+trainer (both merge rules) against a naive recomputation, hand-checked examples and, for the
+frequency rule, Hugging Face's WordPieceTrainer."""
 
 from collections import Counter
 
@@ -85,21 +86,34 @@ def test_the_wheels_hugging_face_tokenizer_json_reads_as_the_same_wordpiece():
 
 
 COURSE_WORDS = ["hug"] * 10 + ["pug"] * 5 + ["pun"] * 12 + ["bun"] * 4 + ["hugs"] * 5
+SPECIALS_AND_ALPHABET = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>",
+                         "##g", "##n", "##s", "##u", "b", "h", "p"]
 
 
-def test_training_merges_by_score_not_frequency():
+def test_the_score_rule_merges_by_score_not_frequency():
     """Characters: h 15, p 17, b 4, ##u 36, ##g 20, ##n 16, ##s 5. Every pair scores 1/36
     except ##g ##s: 5 / (20 * 5) = 1/20, merged first although ##u ##g is the most frequent.
     Then all pairs tie at 1/36 and the smallest ids win: ##u (id 9) with ##g (id 6)."""
-    tokenizer = WordPieceTokenizer().train([" ".join(COURSE_WORDS)], vocab_size=6 + 7 + 2)
-    specials_and_alphabet = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>",
-                             "##g", "##n", "##s", "##u", "b", "h", "p"]
-    assert list(tokenizer.vocab) == specials_and_alphabet + ["##gs", "##ug"]
+    tokenizer = WordPieceTokenizer().train([" ".join(COURSE_WORDS)], vocab_size=6 + 7 + 2, merge_rule="score")
+    assert list(tokenizer.vocab) == SPECIALS_AND_ALPHABET + ["##gs", "##ug"]
     assert pieces(tokenizer, "hugs bun") == ["h", "##ug", "##s", "b", "##u", "##n"]
 
 
-def naive_vocabulary(texts, vocab_size):
-    """Recompute every pair's score after every merge; the best score wins, ties to the smaller ids."""
+def test_the_frequency_rule_merges_the_most_frequent_pair():
+    """Pairs: ##u ##g 20 (hug, pug, hugs), p ##u 17, ##u ##n 16, h ##u 15: ##ug first. Then
+    ##u ##n 16 beats h ##ug 15 and p ##u 12: ##un."""
+    tokenizer = WordPieceTokenizer().train([" ".join(COURSE_WORDS)], vocab_size=6 + 7 + 2)
+    assert list(tokenizer.vocab) == SPECIALS_AND_ALPHABET + ["##ug", "##un"]
+    assert pieces(tokenizer, "hugs bun") == ["h", "##ug", "##s", "b", "##un"]
+
+
+def test_an_unknown_merge_rule_is_a_user_error():
+    with pytest.raises(UserError, match="merge_rule"):
+        WordPieceTokenizer().train(["abc"], vocab_size=20, merge_rule="likelihood")
+
+
+def naive_vocabulary(texts, vocab_size, merge_rule="frequency"):
+    """Recompute every pair's count (and score) after every merge; the best wins, ties to the smaller ids."""
     words = Counter(w for text in texts for w in BertNormalizer().split(text))
     tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>"]
     tokens += sorted({w[0] for w in words} | {"##" + c for w in words for c in w[1:]})
@@ -114,7 +128,10 @@ def naive_vocabulary(texts, vocab_size):
                 pairs[pair] += words[word]
         if not pairs:
             break
-        best = min(pairs, key=lambda p: (-pairs[p] / (symbols[p[0]] * symbols[p[1]]), p))
+        if merge_rule == "frequency":
+            best = min(pairs, key=lambda p: (-pairs[p], p))
+        else:
+            best = min(pairs, key=lambda p: (-pairs[p] / (symbols[p[0]] * symbols[p[1]]), p))
         token = tokens[best[0]] + tokens[best[1]][2:]
         if token not in ids:
             ids[token] = len(tokens)
@@ -132,12 +149,14 @@ def naive_vocabulary(texts, vocab_size):
     return tokens
 
 
+@pytest.mark.parametrize("merge_rule", ["frequency", "score"])
 @settings(max_examples=100, deadline=None)
 @given(texts=st.lists(st.text(alphabet="abcd é,", max_size=40), max_size=4), extra=st.integers(0, 30))
-def test_incremental_training_learns_the_vocabulary_of_a_naive_recomputation(texts, extra):
+def test_incremental_training_learns_the_vocabulary_of_a_naive_recomputation(merge_rule, texts, extra):
     alphabet = naive_vocabulary(texts, vocab_size=0)  # special tokens and characters: no merge yet
-    expected = naive_vocabulary(texts, len(alphabet) + extra)
-    assert list(WordPieceTokenizer().train(texts, vocab_size=len(expected)).vocab) == expected
+    expected = naive_vocabulary(texts, len(alphabet) + extra, merge_rule)
+    trained = WordPieceTokenizer().train(texts, vocab_size=len(expected), merge_rule=merge_rule)
+    assert list(trained.vocab) == expected
 
 
 def test_training_on_sst2_gives_a_usable_vocabulary():
@@ -147,6 +166,27 @@ def test_training_on_sst2_gives_a_usable_vocabulary():
     ids = tokenizer.encode("a gorgeous , witty , seductive movie .")
     assert tokenizer.token_id("[UNK]") not in ids
     assert tokenizer.decode(ids) == "a gorgeous , witty , seductive movie ."
+
+
+def test_the_frequency_rule_learns_hugging_faces_wordpiece_trainer_vocabulary_on_sst2():
+    """Hugging Face's WordPieceTrainer merges by frequency too. On SST-2 the two vocabularies
+    differ only where equally frequent pairs tie (measured: 5 of 8,000 entries on the whole
+    training set); the frequent words are whole tokens in both, and the score rule leaves them
+    in pieces: its count(ab) / (count(a) count(b)) favours pairs of rare parts."""
+    hf = require("tokenizers")
+    sentences = sst2_sentences()[:20000]
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>"]
+    reference = hf.Tokenizer(hf.models.WordPiece(unk_token="[UNK]"))
+    reference.normalizer = hf.normalizers.BertNormalizer(lowercase=True)
+    reference.pre_tokenizer = hf.pre_tokenizers.BertPreTokenizer()
+    reference.train_from_iterator(sentences, hf.trainers.WordPieceTrainer(
+        vocab_size=3000, special_tokens=specials, min_frequency=0, limit_alphabet=100_000, show_progress=False))
+    ours = WordPieceTokenizer().train(sentences, vocab_size=3000)
+    shared = set(ours.vocab) & set(reference.get_vocab())
+    assert len(shared) >= 0.99 * 3000, sorted(set(ours.vocab) - shared)[:20]
+    by_score = WordPieceTokenizer().train(sentences, vocab_size=3000, merge_rule="score")
+    for word in ("the", "film", "bad"):
+        assert word in ours.vocab and word not in by_score.vocab
 
 
 def test_a_vocab_size_below_the_alphabet_is_a_user_error():
