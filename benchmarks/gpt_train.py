@@ -5,7 +5,7 @@ folder; each side loads it with its own loader), see the same batch of random id
 same optimizer step as lmlab's Trainer does on the CPU:
 
     loss = cross_entropy(model(inputs).logits, targets)    # fp32, dropout equal on both sides
-    loss.backward(); clip_grad_norm_(1.0); AdamW(parameter_groups(model, 0.1), fused=...).step()
+    loss.backward(); clip_grad_norm_(1.0); AdamW(parameter_groups(model, 0.1), fused=uses_fused_adamw(device)).step()
 
 Each model runs in its own subprocess (this script re-invokes itself with `--only NAME`), so peak
 RSS is measured per model and the transformers import does not count against lmlab. Reported:
@@ -95,7 +95,7 @@ def measure(args: argparse.Namespace) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from lmlab.train.trainer import FUSED_ADAMW_ON_CPU, parameter_groups
+    from lmlab.train.trainer import parameter_groups, uses_fused_adamw
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -115,8 +115,8 @@ def measure(args: argparse.Namespace) -> dict:
             args.weights, attn_implementation=args.only.removeprefix("hf-"), dtype=torch.float32).to(device)
         forward = lambda ids: model(input_ids=ids, use_cache=False).logits  # noqa: E731
     model.train()
-    fused = device.type == "cuda" or FUSED_ADAMW_ON_CPU  # as lmlab's Trainer picks it
-    optimizer = torch.optim.AdamW(parameter_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.99), fused=fused)
+    optimizer = torch.optim.AdamW(parameter_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.99),
+                                  fused=uses_fused_adamw(device))  # as lmlab's Trainer picks it
     parameters = [p for p in model.parameters() if p.requires_grad]
     batch = torch.randint(0, args.vocab_size, (args.batch_size, args.block_size + 1),
                           generator=torch.Generator().manual_seed(0)).to(device)

@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-# This file has the name of the `tokenizers` package it measures: keep its folder off the import path.
+# Keep benchmarks/ off the import path: no sibling script may shadow a package the references import.
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != Path(__file__).resolve().parent]
 
 REPO = Path(__file__).resolve().parents[1]

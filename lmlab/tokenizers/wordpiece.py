@@ -91,14 +91,16 @@ class WordPieceTokenizer(Tokenizer):
             for symbol in word:
                 symbol_counts[symbol] += count
 
-        def score(pair):
-            if merge_rule == "frequency":
-                return pairs.counts[pair]
+        def frequency(pair):
+            return pairs.counts[pair]
+
+        def relative_frequency(pair):
             return pairs.counts[pair] / (symbol_counts[pair[0]] * symbol_counts[pair[1]])
 
+        score = frequency if merge_rule == "frequency" else relative_frequency
         # Lazy heap: an entry is valid if its score is still the pair's score. A merge changes the
-        # counts of the pairs next to it (and, for the score rule, the score of every pair holding
-        # a merged part): all of them hold a merged part or the new token, and are pushed again.
+        # counts of the pairs next to it; under the score rule it also changes the score of every
+        # pair holding a merged part. Those pairs are pushed again with their new scores.
         heap = [(-score(pair), pair) for pair in pairs.counts]
         heapq.heapify(heap)
         pairs_with: dict[int, set] = defaultdict(set)  # symbol -> the pairs it is part of
@@ -124,7 +126,10 @@ class WordPieceTokenizer(Tokenizer):
                     if change > 0:
                         pairs_with[changed[0]].add(changed)
                         pairs_with[changed[1]].add(changed)
-                touched = pairs_with[first] | pairs_with[second] | pairs_with[ids[token]]
+                if merge_rule == "frequency":
+                    touched = changes.keys()
+                else:
+                    touched = pairs_with[first] | pairs_with[second] | pairs_with[ids[token]]
                 for other in touched:
                     if other in pairs.counts:
                         heapq.heappush(heap, (-score(other), other))
