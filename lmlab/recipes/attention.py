@@ -19,9 +19,11 @@ import torch
 
 from lmlab.errors import UserError
 from lmlab.generate.beam import BeamConfig
-from lmlab.recipes.lm import say
+from lmlab.recipes.common import say
+from lmlab.recipes.families import lm_family
+from lmlab.recipes.options import AttentionOptions
+from lmlab.runs import Run, load_run
 from lmlab.train import distributed
-from lmlab.train.checkpoint import RunFolder
 
 
 def token_labels(tokenizer, ids: list[int]) -> list[str]:
@@ -33,10 +35,8 @@ def token_labels(tokenizer, ids: list[int]) -> list[str]:
     return labels
 
 
-def _gpt_maps(run, text: str, device):
-    from lmlab.recipes.lm import load_run
-
-    model, tokenizer, _ = load_run(run, device)
+def _gpt_maps(run: Run, text: str, device):
+    model, tokenizer = run.model, run.tokenizer
     ids = tokenizer.encode(text)[-model.config.block_size:]
     if not ids:
         raise UserError("the text encodes to no tokens: give some text")
@@ -45,10 +45,10 @@ def _gpt_maps(run, text: str, device):
     return {"self": (maps, labels, labels)}
 
 
-def _seq2seq_maps(run, text: str, device, beams: int):
-    from lmlab.recipes.seq2seq import load_run, translate
+def _seq2seq_maps(run: Run, text: str, device, beams: int):
+    from lmlab.recipes.seq2seq import translate
 
-    model, source_tokenizer, target_tokenizer, _ = load_run(run, device)
+    model, source_tokenizer, target_tokenizer = run.model, run.source_tokenizer, run.tokenizer
     translation = translate(model, source_tokenizer, target_tokenizer, [text], BeamConfig(beams=beams))[0]
     say(f"translation: {translation}")
     block = model.config.block_size
@@ -60,30 +60,30 @@ def _seq2seq_maps(run, text: str, device, beams: int):
             "cross": (maps["cross"], target, source)}
 
 
-def attention_command(args) -> None:
+def attention_command(options: AttentionOptions) -> None:
     from lmlab.viz import plot_attention
 
-    config = RunFolder(args.run).read_config()
-    model_type = config.get("model_type", "gpt")
-    if model_type not in ("gpt", "seq2seq"):
-        raise UserError(f"{args.run} is a {model_type} run: attention maps need a Transformer (gpt or seq2seq)")
-    translation = model_type == "seq2seq"
+    device = distributed.resolve_device(options.device)
+    run = load_run(options.run, device, expect=("lm", "seq2seq"), command="lmlab attention")
+    translation, config = run.kind == "seq2seq", run.config
+    if not translation and not lm_family(run.family).attention:
+        raise UserError(f"{options.run} is a {lm_family(run.family).display_name} run: attention maps need a "
+                        f"Transformer (a GPT or a translation run)")
     kinds = ("encoder", "decoder", "cross") if translation else ("self",)
-    kind = args.kind or kinds[-1]
+    kind = options.kind or kinds[-1]
     n_layer, n_head = config["model"].get("n_layer", 0), config["model"].get("n_head", 0)
-    layer = n_layer - 1 if args.layer is None else args.layer
+    layer = n_layer - 1 if options.layer is None else options.layer
     for ok, message in [(kind in kinds, f"--kind {kind}: this run has {', '.join(kinds)} attention"),
-                        (0 <= layer < n_layer, f"--layer {args.layer}: the model has layers 0..{n_layer - 1}"),
-                        (args.head is None or 0 <= args.head < n_head,
-                         f"--head {args.head}: the model has heads 0..{n_head - 1}")]:
+                        (0 <= layer < n_layer, f"--layer {options.layer}: the model has layers 0..{n_layer - 1}"),
+                        (options.head is None or 0 <= options.head < n_head,
+                         f"--head {options.head}: the model has heads 0..{n_head - 1}")]:
         if not ok:
             raise UserError(message)
-    device = distributed.resolve_device(args.device)
-    maps = _seq2seq_maps(args.run, args.text, device, args.beams) if translation else _gpt_maps(args.run, args.text, device)
+    maps = _seq2seq_maps(run, options.text, device, options.beams) if translation else _gpt_maps(run, options.text, device)
     layers, query_labels, key_labels = maps[kind]
     weights = layers[layer][0].float().cpu()  # (H, queries, keys)
-    heads = list(range(weights.size(0))) if args.head is None else [args.head]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    plot_attention(weights.numpy(), query_labels, key_labels, args.out, f"{kind} attention, layer {layer}", heads)
-    say(f"wrote {args.out}: {kind} attention of layer {layer}, {len(heads)} head(s), "
+    heads = list(range(weights.size(0))) if options.head is None else [options.head]
+    Path(options.out).parent.mkdir(parents=True, exist_ok=True)
+    plot_attention(weights.numpy(), query_labels, key_labels, options.out, f"{kind} attention, layer {layer}", heads)
+    say(f"wrote {options.out}: {kind} attention of layer {layer}, {len(heads)} head(s), "
         f"{len(query_labels)} queries x {len(key_labels)} keys")

@@ -1,7 +1,8 @@
-"""How the word-level classifier families start a run (`lmlab.recipes.classify`'s STARTS).
+"""How the word-level classifier families start a run (their `start` in `classifier_families`).
 
-Each start takes (config, init, training examples, n_labels) and returns (model, tokenizer, where
-its numbers came from): a word tokenizer trained on the lowercased training sentences, then
+Each start takes (family record, run config, init, training examples, n_labels) and returns (model,
+tokenizer, where its numbers came from): a word tokenizer trained on the lowercased training
+sentences, then
 
     lexicon      the lexicon (VADER/AFINN file, or induced from the training labels) as tensors
     perceptron,  the bigram table counted on the training sentences; weights at zero
@@ -18,11 +19,9 @@ from pathlib import Path
 
 import torch
 
-from lmlab.config import config_to_dict
 from lmlab.data.classification import encode_words
 from lmlab.errors import UserError
 from lmlab.models.bow import count_bigrams
-from lmlab.models.classifiers import build_classifier
 from lmlab.models.lexicon import BOOSTERS, CONTRASTS, NEGATIONS, induce_lexicon, read_lexicon
 from lmlab.tokenizers.word import WordTokenizer
 
@@ -40,7 +39,7 @@ def word_tokenizer(config, texts: list[str], extra_words=()) -> WordTokenizer:
     return WordTokenizer().train([t.lower() for t in texts] + list(extra_words), vocab_size=config.data.vocab_size)
 
 
-def start_lexicon(config, init: str, train_examples: list, n_labels: int):
+def start_lexicon(family, config, init: str, train_examples: list, n_labels: int):
     model_config = copy.deepcopy(config.model)
     choice = model_config.lexicon
     if choice == "auto":
@@ -56,13 +55,14 @@ def start_lexicon(config, init: str, train_examples: list, n_labels: int):
     rule_words = [*NEGATIONS, *BOOSTERS, *CONTRASTS]
     tokenizer = word_tokenizer(config, [e.text for e in train_examples], [*lexicon, *rule_words])
     model_config.vocab_size, model_config.n_labels, model_config.lexicon = tokenizer.vocab_size, n_labels, choice
-    model = build_classifier("lexicon", config_to_dict(model_config))
+    model = family.model_class(model_config)
     found = model.set_lexicon(lexicon, tokenizer.word_to_id)
     say(f"lexicon: {found:,} scored words, {source}")
     return model, tokenizer, source
 
 
-def start_bow(config, init: str, train_examples: list, n_labels: int, family: str = "bow"):
+def start_bow(family, config, init: str, train_examples: list, n_labels: int):
+    """perceptron / bow: the bigram table counted on the training sentences; weights at zero."""
     tokenizer = word_tokenizer(config, [e.text for e in train_examples])
     model_config = copy.deepcopy(config.model)
     model_config.vocab_size, model_config.n_labels = tokenizer.vocab_size, n_labels
@@ -71,38 +71,34 @@ def start_bow(config, init: str, train_examples: list, n_labels: int, family: st
         rows = encode_words(tokenizer, train_examples, config.data.max_length)
         keys = count_bigrams([ids for ids, _, _ in rows], tokenizer.vocab_size, model_config.min_count)
     model_config.n_bigrams = len(keys)
-    model = build_classifier(family, config_to_dict(model_config))
+    model = family.model_class(model_config)
     model.bigram_keys.copy_(keys)
-    say(f"{family}: {tokenizer.vocab_size:,} words + {len(keys):,} bigrams as features, {model_config.algorithm}")
+    say(f"{family.name}: {tokenizer.vocab_size:,} words + {len(keys):,} bigrams as features, {model_config.algorithm}")
     return model, tokenizer, "zeros"
 
 
-def start_neural(family: str):
+def start_neural(family, config, init: str, train_examples: list, n_labels: int):
     """TextCNN / BiLSTM: a word tokenizer, and the word vectors random or from word2vec (--init)."""
-
-    def start(config, init: str, train_examples: list, n_labels: int):
-        tokenizer = word_tokenizer(config, [e.text for e in train_examples])
-        model_config = copy.deepcopy(config.model)
-        model_config.vocab_size, model_config.n_labels = tokenizer.vocab_size, n_labels
-        vectors = None
-        if init not in ("random", "scratch"):
-            vectors = word_vectors(init)
-            model_config.n_embd = vectors.vectors.shape[1]
-        model = build_classifier(family, config_to_dict(model_config))
-        if vectors is None:
-            return model, tokenizer, "random"
-        index = {word: i for i, word in enumerate(vectors.words)}
-        table, copied = model.embedding.weight.data, 0
-        scale = vectors.vectors.float().std().item()
-        table.normal_(0.0, scale)  # words without a vector: random, at the vectors' scale (Kim: U[-a, a])
-        for word, i in tokenizer.word_to_id.items():
-            if word in index:
-                table[i] = vectors.vectors[index[word]].float()
-                copied += 1
-        say(f"{family}: {copied:,} of {tokenizer.vocab_size:,} words start from the word2vec vectors in {init}")
-        return model, tokenizer, f"{init} ({copied} of {tokenizer.vocab_size} words)"
-
-    return start
+    tokenizer = word_tokenizer(config, [e.text for e in train_examples])
+    model_config = copy.deepcopy(config.model)
+    model_config.vocab_size, model_config.n_labels = tokenizer.vocab_size, n_labels
+    vectors = None
+    if init not in ("random", "scratch"):
+        vectors = word_vectors(init)
+        model_config.n_embd = vectors.vectors.shape[1]
+    model = family.model_class(model_config)
+    if vectors is None:
+        return model, tokenizer, "random"
+    index = {word: i for i, word in enumerate(vectors.words)}
+    table, copied = model.embedding.weight.data, 0
+    scale = vectors.vectors.float().std().item()
+    table.normal_(0.0, scale)  # words without a vector: random, at the vectors' scale (Kim: U[-a, a])
+    for word, i in tokenizer.word_to_id.items():
+        if word in index:
+            table[i] = vectors.vectors[index[word]].float()
+            copied += 1
+    say(f"{family.name}: {copied:,} of {tokenizer.vocab_size:,} words start from the word2vec vectors in {init}")
+    return model, tokenizer, f"{init} ({copied} of {tokenizer.vocab_size} words)"
 
 
 def word_vectors(init: str):
@@ -112,7 +108,3 @@ def word_vectors(init: str):
         raise UserError(f"--init {init}: word vectors need lmlab.embeddings (lmlab word2vec), which this "
                         f"install lacks; use --init random") from None
     return load_vectors(Path(init).expanduser())
-
-
-STARTS = {"lexicon": start_lexicon, "perceptron": lambda *a: start_bow(*a, family="perceptron"),
-          "bow": start_bow, "textcnn": start_neural("textcnn"), "bilstm": start_neural("bilstm")}

@@ -15,7 +15,7 @@ carried along 16 contiguous streams; a Transformer's window of block_size tokens
 
 from __future__ import annotations
 
-import argparse
+import copy
 import dataclasses
 import io
 import json
@@ -26,19 +26,20 @@ from pathlib import Path
 from typing import Optional
 
 from lmlab import __version__
-from lmlab.config import config_to_dict, preset
+from lmlab.config import apply_overrides, config_to_dict
 from lmlab.data.lm import load_ids
 from lmlab.errors import UserError
 from lmlab.evaluate.metrics import perplexity
 from lmlab.evaluate.profile import measure_generation, measure_training
 from lmlab.generate.sampling import SamplingConfig
-from lmlab.models.registry import MODELS, build_model
 from lmlab.recipes import lm
+from lmlab.recipes.common import resolve_config, say
+from lmlab.recipes.families import LM_FAMILIES, LMFamily, LMRunConfig, lm_family
+from lmlab.recipes.options import CompareOptions
+from lmlab.runs import load_run
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder, atomic_write
 from lmlab.train.trainer import TrainConfig
-
-ORDER = ["ngram", "ffnn", "rnn", "lstm", "gru", "cnn", "gpt"]  # from counting to attention, as the notes go
 
 
 @dataclass
@@ -63,37 +64,33 @@ PRESETS = {
 }
 
 
-def _settings(args) -> tuple[ComparePreset, list[str]]:
-    settings = preset(PRESETS, args.preset)
-    if args.data is not None:
-        settings.data = args.data
-    if args.max_steps is not None and args.budget_seconds is not None:
+def _settings(options: CompareOptions) -> tuple[ComparePreset, list[LMFamily]]:
+    """The comparison's settings (preset, then --data / --max-steps / --budget-seconds) and families
+    (in the registry's order: from counting to attention)."""
+    if options.max_steps is not None and options.budget_seconds is not None:
         raise UserError("give --max-steps or --budget-seconds, not both")
-    if args.max_steps is not None:
-        settings.max_steps, settings.budget_seconds = args.max_steps, None
-    if args.budget_seconds is not None:
-        settings.max_steps, settings.budget_seconds = None, args.budget_seconds
+    settings = resolve_config(PRESETS, dataclasses.replace(options, overrides=[]), CompareOptions.default_preset)
+    if options.max_steps is not None:
+        settings.budget_seconds = None
+    if options.budget_seconds is not None:
+        settings.max_steps = None
     if (settings.max_steps or 1) < 1 or (settings.budget_seconds or 1) <= 0:
         raise UserError("--max-steps must be >= 1 and --budget-seconds > 0")
-    families = [name.strip() for name in args.models.split(",")] if args.models else ORDER
-    unknown = [name for name in families if name not in MODELS]
-    if unknown or not families:
-        raise UserError(f"--models: unknown {unknown}; choose from {', '.join(ORDER)}")
-    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    for assignment in args.overrides:
-        key = assignment.partition("=")[0].strip().removeprefix("train.")
-        if key not in train_fields:
-            raise UserError(f"--set: {key!r} is not a training setting shared by every family; valid keys: "
-                            f"{', '.join(sorted(train_fields))}")
-    return settings, [name for name in ORDER if name in families]
+    apply_overrides({"train": TrainConfig()}, [a.strip().removeprefix("train.") for a in options.overrides])
+    names = [name.strip() for name in options.models.split(",")] if options.models else list(LM_FAMILIES)
+    families = [lm_family(name, "--models") for name in names]
+    if not families:
+        raise UserError(f"--models: give one or more of {', '.join(LM_FAMILIES)}")
+    return settings, [family for family in LM_FAMILIES.values() if family in families]
 
 
-def _command_line(args, settings: ComparePreset, out: Path) -> str:
-    words = ["lmlab compare", f"--preset {args.preset}", f"--data {settings.data}", f"--out {out}"]
-    words += [f"--models {args.models}"] if args.models else []
+def _command_line(options: CompareOptions, settings: ComparePreset, out: Path) -> str:
+    words = ["lmlab compare", f"--preset {options.preset or CompareOptions.default_preset}",
+             f"--data {settings.data}", f"--out {out}"]
+    words += [f"--models {options.models}"] if options.models else []
     words += [f"--max-steps {settings.max_steps}"] if settings.max_steps else \
         [f"--budget-seconds {settings.budget_seconds:g}"]
-    words += [f"--tokenizer {args.tokenizer}", f"--seed {args.seed}"] + [f"--set {a}" for a in args.overrides]
+    words += [f"--tokenizer {options.tokenizer}", f"--seed {options.seed}"] + [f"--set {a}" for a in options.overrides]
     return " ".join(words)
 
 
@@ -109,46 +106,53 @@ def _shared_tokenizer(settings: ComparePreset, tokenizer: str, out: Path) -> Pat
     return path
 
 
-def _train_args(family: str, settings: ComparePreset, args, out: Path, tokenizer: Path, steps: int, warmup: int):
-    """`lmlab train` arguments: the shared settings, evaluation ten times along the run, warmup at most
-    a tenth of it (a budget of few steps must still reach the peak learning rate and decay)."""
-    overrides = [f"model.block_size={settings.block_size}", f"train.batch_size={settings.batch_size}",
-                 f"train.eval_every={max(1, steps // 10)}", f"train.warmup_steps={min(warmup, steps // 10)}",
-                 "train.checkpoint_every=0", "train.log_every=5",
-                 *[f"train.{a.strip().removeprefix('train.')}" for a in args.overrides]]
-    return argparse.Namespace(model=family, data=settings.data, out=str(out / family), preset=settings.preset,
-                              max_steps=steps, seed=args.seed, resume=False, overrides=overrides,
-                              tokenizer=str(tokenizer), vocab_size=None, compile=False, device=args.device)
+def family_config(family: LMFamily, settings: ComparePreset, options: CompareOptions, tokenizer: Path,
+                  vocab_size: int) -> LMRunConfig:
+    """The family's preset with what the comparison shares: block and batch size, seed, tokenizer,
+    data, and the --set training settings."""
+    config = copy.deepcopy(family.presets[settings.preset])
+    config.model.block_size, config.model.vocab_size = settings.block_size, vocab_size
+    config.train.batch_size, config.train.seed = settings.batch_size, options.seed
+    config.train.checkpoint_every, config.train.log_every = 0, 5
+    config.data.corpus, config.data.tokenizer, config.data.vocab_size = settings.data, str(tokenizer), None
+    apply_overrides({"train": config.train}, [a.strip().removeprefix("train.") for a in options.overrides])
+    return config
 
 
-def compare_family(family: str, settings: ComparePreset, args, out: Path, tokenizer_path: Path, context) -> dict:
+def _budget(config: LMRunConfig, steps: int) -> None:
+    """Evaluate ten times along the run; warm up at most a tenth of it (a budget of few steps must
+    still reach the peak learning rate and decay)."""
+    config.train.max_steps, config.train.eval_every = steps, max(1, steps // 10)
+    config.train.warmup_steps = min(config.train.warmup_steps, steps // 10)
+
+
+def compare_family(family: LMFamily, settings: ComparePreset, options: CompareOptions, out: Path,
+                   tokenizer_path: Path, context) -> dict:
     """Train one family into out/FAMILY and measure it: one row of the table, and its curve."""
     from lmlab.tokenizers import Tokenizer
 
     device = context.device
-    config = preset(lm.FAMILY_PRESETS[family], settings.preset)
-    config.model.block_size = settings.block_size
-    config.model.vocab_size = Tokenizer.load(tokenizer_path).vocab_size
-    step_cost, steps = None, 1  # the n-gram model: one counting pass
-    if family != "ngram":  # time three Trainer steps: the budget in steps, and a training step's peak memory
-        step_cost = measure_training(build_model(family, config_to_dict(config.model)), settings.batch_size,
+    config = family_config(family, settings, options, tokenizer_path, Tokenizer.load(tokenizer_path).vocab_size)
+    step_cost, steps = None, 1  # a counted family: one pass
+    if family.training != "counted":  # time three training steps: the budget in steps, and the peak memory
+        step_cost = measure_training(family.build(config_to_dict(config.model)), settings.batch_size,
                                      settings.block_size, steps=3, device=device)
         steps = settings.max_steps or max(1, int(settings.budget_seconds / step_cost["seconds_per_step"]))
-    lm.say(f"--- {lm.DISPLAY_NAMES[family]}: {steps} step{'s' * (steps > 1)}")
-    summary = lm.train(_train_args(family, settings, args, out, tokenizer_path, steps, config.train.warmup_steps),
-                       context)
-    model, tokenizer, _ = lm.load_run(out / family, device)
-    val_ids = load_ids(out / family / "data" / "val.npy")
+    _budget(config, steps)
+    say(f"--- {family.display_name}: {steps} step{'s' * (steps > 1)}")
+    summary = lm.fit(family, config, out / family.name, context, preset=settings.preset)
+    run = load_run(out / family.name, device, expect="lm")
+    val_ids = load_ids(out / family.name / "data" / "val.npy")
     if settings.eval_tokens:
         val_ids = val_ids[: settings.eval_tokens + 1]
-    loss, tokens = lm.evaluation_loss(model, val_ids, settings.block_size, device)
-    speed = measure_generation(model, 1, 1, settings.sample_tokens, device)
-    sample = lm._stream_sample(model, tokenizer, "", settings.sample_tokens, SamplingConfig(temperature=0.8),
-                               device, seed=args.seed, out=io.StringIO())
-    records = RunFolder(out / family).read_metrics()
+    loss, tokens = lm.evaluation_loss(run.model, val_ids, settings.block_size, device)
+    speed = measure_generation(run.model, 1, 1, settings.sample_tokens, device)
+    sample = lm.stream_sample(run.model, run.tokenizer, "", settings.sample_tokens, SamplingConfig(temperature=0.8),
+                              device, seed=options.seed, out=io.StringIO())
+    records = RunFolder(out / family.name).read_metrics()
     rates = [r["tokens_per_s"] for r in records if "tokens_per_s" in r and r.get("step", 0) > 1] or \
             [r["tokens_per_s"] for r in records if "tokens_per_s" in r]
-    row = {"family": family, "name": lm.DISPLAY_NAMES[family], "parameters": model.num_parameters(),
+    row = {"family": family.name, "name": family.display_name, "parameters": run.model.num_parameters(),
            "val_loss": loss, "val_perplexity": perplexity(loss), "val_tokens": tokens, "steps": summary["step"],
            "train_seconds": summary["seconds"], "train_tokens_per_s": statistics.median(rates),
            "generation_tokens_per_s": speed["tokens_per_s"],
@@ -171,28 +175,29 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compare_command(args) -> None:
+def compare_command(options: CompareOptions) -> None:
     from lmlab.viz import plot_comparison
 
-    settings, families = _settings(args)
-    out = Path(args.out or f"runs/compare-{args.preset}-{Path(settings.data).stem}")
+    settings, families = _settings(options)
+    out = Path(options.out or f"runs/compare-{options.preset or CompareOptions.default_preset}-"
+                              f"{Path(settings.data).stem}")
     if (out / "compare.json").exists():
         raise UserError(f"{out} already holds a comparison: choose another --out")
-    context = distributed.setup(args.device)
+    context = distributed.setup(options.device)
     if context.distributed:
         raise UserError("lmlab compare runs in one process: start it without torchrun")
     started = time.perf_counter()
-    tokenizer_path = _shared_tokenizer(settings, args.tokenizer, out)
-    results = [compare_family(family, settings, args, out, tokenizer_path, context) for family in families]
+    tokenizer_path = _shared_tokenizer(settings, options.tokenizer, out)
+    results = [compare_family(family, settings, options, out, tokenizer_path, context) for family in families]
     rows = [result["row"] for result in results]
-    report = {"command": _command_line(args, settings, out), "lmlab_version": __version__,
-              "device": str(context.device), "settings": dataclasses.asdict(settings), "tokenizer": args.tokenizer,
+    report = {"command": _command_line(options, settings, out), "lmlab_version": __version__,
+              "device": str(context.device), "settings": dataclasses.asdict(settings), "tokenizer": options.tokenizer,
               "seconds": time.perf_counter() - started, "rows": rows,
               "curves": {result["row"]["family"]: result["curve"] for result in results}}
     budget = (f"{settings.max_steps} optimizer steps" if settings.max_steps
               else f"{settings.budget_seconds:g} s of training") + " per neural model"
     text = (f"# Language-model families compared\n\n```\n{report['command']}\n```\n\n"
-            f"Corpus `{settings.data}`, `{args.tokenizer}` tokenizer trained once on the training split, "
+            f"Corpus `{settings.data}`, `{options.tokenizer}` tokenizer trained once on the training split, "
             f"block size {settings.block_size}, batch size {settings.batch_size}, budget {budget} (the n-gram "
             f"model is counted in one pass), device `{context.device}`, lmlab {__version__}. Validation "
             f"perplexity over {rows[0]['val_tokens']:,} validation tokens (`lmlab eval`: each model with all "
@@ -203,6 +208,6 @@ def compare_command(args) -> None:
     atomic_write(out / "compare.md", lambda tmp: tmp.write_text(text))
     atomic_write(out / "compare.json", lambda tmp: tmp.write_text(json.dumps(report, indent=2) + "\n"))
     plot_comparison(rows, report["curves"], out / "compare.png")
-    lm.say(f"wrote {out / 'compare.md'}, compare.json and compare.png")
-    print(json.dumps(report) if args.json else text)
+    say(f"wrote {out / 'compare.md'}, compare.json and compare.png")
+    print(json.dumps(report) if options.json else text)
 

