@@ -35,7 +35,8 @@ from lmlab.generate.sampling import SamplingConfig
 from lmlab.models.registry import MODELS, build_model
 from lmlab.recipes import lm
 from lmlab.train import distributed
-from lmlab.train.checkpoint import RunFolder, atomic_write
+from lmlab.io import atomic_write_json, atomic_write_text
+from lmlab.train.checkpoint import RunFolder
 from lmlab.train.trainer import TrainConfig
 
 ORDER = ["ngram", "ffnn", "rnn", "lstm", "gru", "cnn", "gpt"]  # from counting to attention, as the notes go
@@ -200,8 +201,8 @@ def compare_command(args) -> None:
             f"generation speed: {settings.sample_tokens} tokens, batch 1; memory: "
             f"peak of one training step above the level before it. Total {report['seconds']:.0f} s.\n\n"
             + markdown_table(rows))
-    atomic_write(out / "compare.md", lambda tmp: tmp.write_text(text))
-    atomic_write(out / "compare.json", lambda tmp: tmp.write_text(json.dumps(report, indent=2) + "\n"))
+    atomic_write_text(out / "compare.md", text)
+    atomic_write_json(out / "compare.json", report, indent=2)
     plot_comparison(rows, report["curves"], out / "compare.png")
     lm.say(f"wrote {out / 'compare.md'}, compare.json and compare.png")
     print(json.dumps(report) if args.json else text)
