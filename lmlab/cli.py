@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", help="analogy accuracy (questions-words.txt) and WordSim-353 Spearman",
         description="Analogy accuracy and coverage per section of questions-words.txt (top --restrict-vocab "
                     "words) and the Spearman correlation with WordSim-353. Without --analogies/--wordsim the "
-                    "files are looked for in $LMLAB_EMBEDDING_EVAL and ../shared/data/embedding-eval.")
+                    "files are looked for in the folder that $LMLAB_EMBEDDING_EVAL names.")
     word2vec_eval.add_argument("run", help="word2vec run folder or word2vec text file")
     word2vec_eval.add_argument("--analogies", default=None, metavar="FILE", help="questions-words.txt")
     word2vec_eval.add_argument("--wordsim", default=None, metavar="FILE", help="wordsim353.tsv (w1<TAB>w2<TAB>score)")
