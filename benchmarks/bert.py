@@ -64,7 +64,7 @@ def main() -> None:
     from lmlab.data.pretrained import minilm_folder
     from lmlab.interop.hf_bert import bert_state_dict_to_hf, load_hf_bert, load_hf_wordpiece
     from lmlab.models.bert import BertForSequenceClassification
-    from lmlab.train.trainer import uses_fused_adamw
+    from lmlab.train.optim import uses_fused_adamw
 
     folder = minilm_folder()
     torch.manual_seed(0)

@@ -95,7 +95,7 @@ def measure(args: argparse.Namespace) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from lmlab.train.trainer import parameter_groups, uses_fused_adamw
+    from lmlab.train.optim import parameter_groups, uses_fused_adamw
 
     if args.threads:
         torch.set_num_threads(args.threads)

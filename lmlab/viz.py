@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmlab.io import atomic_write
+
 
 def plot_loss_curves(records: list[dict], path: Path) -> None:
     """Training and validation loss against the step, from metrics.jsonl records."""
@@ -11,8 +13,6 @@ def plot_loss_curves(records: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from lmlab.train.checkpoint import atomic_write
 
     train = [(r["step"], r["train_loss"]) for r in records if "train_loss" in r]
     val = [(r["step"], r["val_loss"]) for r in records if "val_loss" in r]
@@ -36,8 +36,6 @@ def plot_comparison(rows: list[dict], curves: dict[str, list], path: Path) -> No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from lmlab.train.checkpoint import atomic_write
 
     figure, (bars, lines) = plt.subplots(1, 2, figsize=(12, 4.5))
     names = [r["name"] for r in rows]
@@ -67,8 +65,6 @@ def plot_attention(weights, query_tokens: list[str], key_tokens: list[str], path
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from lmlab.train.checkpoint import atomic_write
 
     columns = min(len(heads), 4)
     rows = -(-len(heads) // columns)

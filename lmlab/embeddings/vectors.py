@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from lmlab.errors import UserError
+from lmlab.io import atomic_write, atomic_write_json
 
 VECTORS_FORMAT_VERSION = 1
 VECTORS_FILE = "vectors.safetensors"
@@ -154,16 +155,13 @@ class WordVectors:
         """Write ``vectors.safetensors`` and ``vocab.json`` into a folder, each atomically."""
         from safetensors.torch import save_file
 
-        from lmlab.train.checkpoint import atomic_write
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         vocab = {"format_version": VECTORS_FORMAT_VERSION, "words": self.words,
                  "counts": None if self.counts is None else self.counts.tolist()}
         atomic_write(folder / VECTORS_FILE, lambda tmp: save_file(
             {"vectors": self.vectors.contiguous()}, str(tmp), metadata={"format_version": str(VECTORS_FORMAT_VERSION)}))
-        atomic_write(folder / VOCAB_FILE, lambda tmp: tmp.write_text(json.dumps(vocab, ensure_ascii=False) + "\n",
-                                                                     encoding="utf-8"))
+        atomic_write_json(folder / VOCAB_FILE, vocab, ensure_ascii=False)
 
     @classmethod
     def load(cls, folder: str | Path) -> "WordVectors":
@@ -194,8 +192,6 @@ class WordVectors:
 
     def save_text(self, path: str | Path) -> None:
         """The word2vec text format: ``N D`` then ``word v1 ... vD`` per line (UTF-8)."""
-        from lmlab.train.checkpoint import atomic_write
-
         def write(tmp: Path) -> None:
             with open(tmp, "w", encoding="utf-8") as handle:
                 handle.write(f"{len(self)} {self.dim}\n")

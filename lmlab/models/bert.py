@@ -37,7 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lmlab.errors import UserError
-from lmlab.models.base import check_vocab_size
+from lmlab.models.base import ModelBase
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
 from lmlab.nn.masks import PAD, padding_mask
 from lmlab.nn.mlp import activation_module
@@ -112,8 +112,10 @@ def mean_over_tokens(hidden: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
-class BertModelBase(nn.Module):
+class BertModelBase(ModelBase, nn.Module):
     """What the heads share: the encoder under `bert`, initialisation, numerics, vocabulary check."""
+
+    embedding_tables = ("bert.token_embedding",)
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
@@ -123,13 +125,6 @@ class BertModelBase(nn.Module):
     def finish(self) -> None:
         """BERT's initialisation, GPT-2's too: N(0, 0.02), zero biases, unit LayerNorm gains."""
         init_weights(self, self.config.n_layer)
-
-    def num_parameters(self, include_embeddings: bool = True) -> int:
-        total = sum(p.numel() for p in self.parameters())
-        return total if include_embeddings else total - self.bert.token_embedding.weight.numel()
-
-    def check_tokenizer(self, tokenizer) -> None:
-        check_vocab_size(tokenizer, self.config.vocab_size)
 
 
 class BertForPreTraining(BertModelBase):

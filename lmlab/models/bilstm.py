@@ -46,6 +46,8 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
 
 
 class BiLSTM(TextClassifier):
+    embedding_tables = ("embedding",)
+
     def __init__(self, config: BiLSTMConfig) -> None:
         super().__init__()
         self.config = config

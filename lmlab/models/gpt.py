@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lmlab.errors import UserError
-from lmlab.models.base import check_vocab_size
+from lmlab.models.base import ModelBase
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
 from lmlab.nn.kv_cache import KVCache
 
@@ -46,7 +46,9 @@ class GPTConfig(TransformerConfig):
         super().validate()
 
 
-class GPT(nn.Module):
+class GPT(ModelBase, nn.Module):
+    embedding_tables = ("token_embedding", "position_embedding")
+
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         if config.vocab_size <= 0:
@@ -61,19 +63,6 @@ class GPT(nn.Module):
         if config.tie_weights:
             self.lm_head.weight = self.token_embedding.weight
         init_weights(self, config.n_layer, (self.token_embedding,) if config.scale_embeddings else ())
-
-    def num_parameters(self, include_embeddings: bool = True) -> int:
-        """Trainable parameters, counted once when tied; without the token and position tables."""
-        total = sum(p.numel() for p in self.parameters())
-        if not include_embeddings:
-            total -= self.token_embedding.weight.numel()
-            if isinstance(self.position_embedding, nn.Embedding):  # a learned table
-                total -= self.position_embedding.weight.numel()
-        return total
-
-    def check_tokenizer(self, tokenizer) -> None:
-        """Refuse a tokenizer whose vocabulary does not match the embedding table."""
-        check_vocab_size(tokenizer, self.config.vocab_size)
 
     def new_cache(self, batch_size: int, max_length: int | None = None) -> KVCache:
         weight, config = self.token_embedding.weight, self.config

@@ -59,7 +59,7 @@ class LexiconConfig:
 
     vocab_size: int = 0  # word tokenizer entries (set from the tokenizer)
     n_labels: int = 2  # binary only: negative (0) / positive (1)
-    lexicon: str = "auto"  # a VADER/AFINN file; "induce" (from train); "auto": VADER in ../shared/data if present
+    lexicon: str = "auto"  # a VADER/AFINN file; "induce" (from train); "vader" (fetched); "auto": VADER, else induce
     min_count: int = 5  # induced lexicon: words seen at least this often in training
     negation_window: int = 3  # a negation cue flips the valence of the next this-many words
     negation_scalar: float = NEGATION_SCALAR
@@ -160,7 +160,11 @@ class LexiconClassifier(TextClassifier):
         return found
 
     def num_parameters(self, include_embeddings: bool = True) -> int:
-        """Lexicon entries in use (the valences) plus the threshold: nothing is trained by gradient."""
+        """Lexicon entries in use (the valences) plus the threshold: nothing is trained by gradient.
+
+        An override, because the meaning differs: the lexicon's numbers are buffers, not
+        parameters, and the count that says how big the model is is the number of scored words.
+        """
         return int((self.valence != 0).sum()) + 1
 
     def is_known(self, ids: torch.Tensor) -> torch.Tensor:

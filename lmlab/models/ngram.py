@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from lmlab.errors import UserError
-from lmlab.models.base import check_vocab_size, require_vocab_size
+from lmlab.models.base import ModelBase, require_vocab_size
 from lmlab.nn.history import TokenHistory
 
 INTERPOLATED, BACKOFF = "interpolated", "backoff"
@@ -86,7 +86,7 @@ def modified_kn_discounts(counts: np.ndarray) -> np.ndarray:
     return np.array([0.0, y, y, y])
 
 
-class NGramLM:
+class NGramLM(ModelBase):
     """Counts of every order 1..n and the smoothed distribution they define.
 
     It answers the calls a neural model answers, so the same recipes train, sample and evaluate
@@ -307,11 +307,12 @@ class NGramLM:
     def new_cache(self, batch_size: int, max_length: int | None = None) -> TokenHistory:
         return TokenHistory(batch_size, self.config.order - 1, self.device)
 
-    def check_tokenizer(self, tokenizer) -> None:
-        check_vocab_size(tokenizer, self.V)
-
     def num_parameters(self, include_embeddings: bool = True) -> int:
-        """The stored counts: one number per distinct n-gram of every order."""
+        """The stored counts: one number per distinct n-gram of every order.
+
+        An override, because the meaning differs: the model has no trainable parameters (and no
+        embedding table), and what it stores, and what its size grows with, is its n-gram counts.
+        """
         return int(sum((counts > 0).sum() for counts in self.counts[1:]))
 
     def to(self, device) -> "NGramLM":

@@ -46,7 +46,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lmlab.errors import UserError
-from lmlab.models.base import check_vocab_size
+from lmlab.models.base import ModelBase
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
 from lmlab.nn.kv_cache import CrossKVCache, KVCache
 from lmlab.nn.masks import PAD, padding_mask
@@ -109,7 +109,10 @@ class Seq2SeqCache:
         self.memory, self.memory_mask = self.memory[rows], self.memory_mask[rows]
 
 
-class Seq2Seq(nn.Module):
+class Seq2Seq(ModelBase, nn.Module):
+    vocab_field = "tgt_vocab_size"  # `check_tokenizer` checks the target side: the one that is generated
+    embedding_tables = ("source_embedding", "target_embedding", "encoder_positions", "decoder_positions")
+
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__()
         if min(config.src_vocab_size, config.tgt_vocab_size) <= 0:
@@ -132,19 +135,10 @@ class Seq2Seq(nn.Module):
         scaled = {self.source_embedding, self.target_embedding} if config.scale_embeddings else set()
         init_weights(self, config.n_layer, tuple(scaled))
 
-    def num_parameters(self, include_embeddings: bool = True) -> int:
-        """Trainable parameters, shared ones counted once; optionally without the token tables."""
-        total = sum(p.numel() for p in self.parameters())
-        if not include_embeddings:
-            tables = {id(t.weight): t.weight for t in (self.source_embedding, self.target_embedding)}
-            tables.update({id(m.weight): m.weight for m in (self.encoder_positions, self.decoder_positions)
-                           if isinstance(m, nn.Embedding)})
-            total -= sum(t.numel() for t in tables.values())
-        return total
-
     def check_tokenizers(self, source_tokenizer, target_tokenizer) -> None:
-        check_vocab_size(source_tokenizer, self.config.src_vocab_size)
-        check_vocab_size(target_tokenizer, self.config.tgt_vocab_size)
+        """Refuse a source or target tokenizer whose vocabulary does not match its side's table."""
+        self.check_tokenizer(source_tokenizer, "src_vocab_size")
+        self.check_tokenizer(target_tokenizer)
 
     def _check_length(self, length: int, side: str) -> None:
         if length > self.config.block_size and not self.encoder_positions.extrapolates:

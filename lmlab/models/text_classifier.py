@@ -12,19 +12,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlab.models.base import check_vocab_size
+from lmlab.models.base import ModelBase
 
 
-class TextClassifier(nn.Module):
-    """Base: the vocabulary check, the parameter count, the loss, and the padding mask."""
+class TextClassifier(ModelBase, nn.Module):
+    """Base: the loss and the padding mask (the vocabulary check and the parameter count: `ModelBase`)."""
 
     trained_by_gradients = True  # False: fitted by its own rule (lexicon threshold, perceptron updates)
-
-    def check_tokenizer(self, tokenizer) -> None:
-        check_vocab_size(tokenizer, self.config.vocab_size)
-
-    def num_parameters(self, include_embeddings: bool = True) -> int:
-        return sum(p.numel() for p in self.parameters())
 
     @staticmethod
     def split_padding(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

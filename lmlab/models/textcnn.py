@@ -51,6 +51,8 @@ def parse_widths(text: str) -> list[int]:
 
 
 class TextCNN(TextClassifier):
+    embedding_tables = ("embedding",)
+
     def __init__(self, config: TextCNNConfig) -> None:
         super().__init__()
         self.config = config

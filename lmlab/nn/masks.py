@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-PAD = -1  # the id lmlab pads token tensors with: never a real token, and ignored by the loss
+from lmlab.constants import PAD  # re-exported: the layers above may import PAD from here
 
 
 def causal_mask(num_queries: int, num_keys: int, device=None) -> torch.Tensor:

@@ -4,7 +4,7 @@ Each start takes (family record, run config, init, training examples, n_labels) 
 tokenizer, where its numbers came from): a word tokenizer trained on the lowercased training
 sentences, then
 
-    lexicon      the lexicon (VADER/AFINN file, or induced from the training labels) as tensors
+    lexicon      the lexicon (VADER, fetched once; a VADER/AFINN file; or induced from the labels) as tensors
     perceptron,  the bigram table counted on the training sentences; weights at zero
     bow
     textcnn,     random word vectors, or an `lmlab word2vec` run's (--init RUN)
@@ -20,13 +20,11 @@ from pathlib import Path
 import torch
 
 from lmlab.data.classification import encode_words
+from lmlab.data.pretrained import vader_lexicon
 from lmlab.errors import UserError
 from lmlab.models.bow import count_bigrams
 from lmlab.models.lexicon import BOOSTERS, CONTRASTS, NEGATIONS, induce_lexicon, read_lexicon
 from lmlab.tokenizers.word import WordTokenizer
-
-# VADER's lexicon, where the shared development data sits beside the checkout (absent: induce one)
-SHARED_LEXICON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lexicons" / "vader_lexicon.txt"
 
 
 def say(message: str) -> None:
@@ -42,8 +40,8 @@ def word_tokenizer(config, texts: list[str], extra_words=()) -> WordTokenizer:
 def start_lexicon(family, config, init: str, train_examples: list, n_labels: int):
     model_config = copy.deepcopy(config.model)
     choice = model_config.lexicon
-    if choice == "auto":
-        choice = str(SHARED_LEXICON) if SHARED_LEXICON.is_file() else "induce"
+    if choice in ("auto", "vader"):
+        choice = lexicon_file(choice)
     if choice == "induce":
         from lmlab.evaluate.errors import words
 
@@ -59,6 +57,18 @@ def start_lexicon(family, config, init: str, train_examples: list, n_labels: int
     found = model.set_lexicon(lexicon, tokenizer.word_to_id)
     say(f"lexicon: {found:,} scored words, {source}")
     return model, tokenizer, source
+
+
+def lexicon_file(choice: str) -> str:
+    """`--set lexicon=vader`: VADER's file, fetched once into the cache; `auto`: the same, or "induce"
+    when it cannot be fetched (offline), saying so."""
+    try:
+        return str(vader_lexicon())
+    except UserError as error:
+        if choice == "vader":
+            raise
+        say(f"{error}\nlexicon=auto: inducing a lexicon from the training sentences instead")
+        return "induce"
 
 
 def start_bow(family, config, init: str, train_examples: list, n_labels: int):

@@ -38,7 +38,8 @@ from lmlab.recipes.families import LM_FAMILIES, LMFamily, LMRunConfig, lm_family
 from lmlab.recipes.options import CompareOptions
 from lmlab.runs import load_run
 from lmlab.train import distributed
-from lmlab.train.checkpoint import RunFolder, atomic_write
+from lmlab.io import atomic_write_json, atomic_write_text
+from lmlab.train.checkpoint import RunFolder
 from lmlab.train.trainer import TrainConfig
 
 
@@ -205,8 +206,8 @@ def compare_command(options: CompareOptions) -> None:
             f"generation speed: {settings.sample_tokens} tokens, batch 1; memory: "
             f"peak of one training step above the level before it. Total {report['seconds']:.0f} s.\n\n"
             + markdown_table(rows))
-    atomic_write(out / "compare.md", lambda tmp: tmp.write_text(text))
-    atomic_write(out / "compare.json", lambda tmp: tmp.write_text(json.dumps(report, indent=2) + "\n"))
+    atomic_write_text(out / "compare.md", text)
+    atomic_write_json(out / "compare.json", report, indent=2)
     plot_comparison(rows, report["curves"], out / "compare.png")
     say(f"wrote {out / 'compare.md'}, compare.json and compare.png")
     print(json.dumps(report) if options.json else text)

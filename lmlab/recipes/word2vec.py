@@ -152,15 +152,10 @@ def analogy_command(args) -> None:
 
 
 def _default_eval_file(name: str) -> Path | None:
-    """$LMLAB_EMBEDDING_EVAL/name, else ../shared/data/embedding-eval/name beside the checkout or cwd."""
-    folders = []
-    if os.environ.get(EVAL_FOLDER_ENV):
-        folders.append(Path(os.environ[EVAL_FOLDER_ENV]).expanduser())
-    folders.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "embedding-eval")
-    folders.append(Path.cwd().parent / "shared" / "data" / "embedding-eval")
-    for folder in folders:
-        if (folder / name).is_file():
-            return folder / name
+    """$LMLAB_EMBEDDING_EVAL/name when the variable is set and the file is there, else None."""
+    folder = os.environ.get(EVAL_FOLDER_ENV)
+    if folder and (Path(folder).expanduser() / name).is_file():
+        return Path(folder).expanduser() / name
     return None
 
 

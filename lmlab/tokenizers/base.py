@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable, ClassVar, Iterable
 
 from lmlab.errors import UserError
+from lmlab.io import atomic_write_json
 from lmlab.tokenizers import hf_json
 
 TOKENIZER_FORMAT_VERSION = 1
@@ -192,11 +193,8 @@ class Tokenizer:
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``tokenizer.json`` atomically (temp file + rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        """Write ``tokenizer.json`` atomically (`lmlab.io`: temporary file, fsync, rename)."""
+        atomic_write_json(path, self.to_dict(), ensure_ascii=False, indent=1)
 
     @staticmethod
     def from_dict(data: dict, source: str = "tokenizer") -> "Tokenizer":

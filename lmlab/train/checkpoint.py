@@ -7,9 +7,9 @@
     metrics.jsonl       one JSON object per logged step / evaluation
     loss.png            the curves
 
-Every file is written atomically: to a temporary name in the same folder, flushed to disk, then
-renamed over the old one (`os.replace` is atomic on POSIX). A crash at any moment leaves either
-the old file or the new one, never half of one. The weights carry their step in the safetensors
+Every file is written atomically (`lmlab.io`): to a temporary name in the same folder, flushed
+to disk, then renamed over the old one. A crash at any moment leaves either the old file or the
+new one, never half of one. The weights carry their step in the safetensors
 metadata, so a resume can check that weights and trainer state belong together.
 """
 
@@ -25,6 +25,7 @@ from safetensors.torch import load_model, safe_open, save_model
 
 from lmlab import __version__
 from lmlab.errors import UserError
+from lmlab.io import atomic_write, atomic_write_json, atomic_write_text
 from lmlab.tokenizers import Tokenizer
 
 RUN_FORMAT_VERSION = 1
@@ -54,16 +55,6 @@ def with_kind(config: dict) -> dict:
     return config
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call `write(temporary_path)`, fsync, then rename onto `path`."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The plain module inside DDP and/or torch.compile wrappers."""
     model = getattr(model, "module", model)  # DistributedDataParallel
@@ -84,7 +75,7 @@ class RunFolder:
     def write_config(self, config: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         document = {"format_version": RUN_FORMAT_VERSION, "lmlab_version": __version__, **config}
-        atomic_write(self.config_path, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+        atomic_write_json(self.config_path, document, indent=2)
 
     def is_run(self) -> bool:
         """Whether the folder holds an lmlab run (a config.json with a format version)."""
@@ -207,7 +198,7 @@ class RunFolder:
         """On resume, forget records logged after the checkpoint (they will be logged again)."""
         kept = [r for r in self.read_metrics() if r.get("step", 0) <= last_step]
         text = "".join(json.dumps(r) + "\n" for r in kept)
-        atomic_write(self.metrics_path, lambda tmp: tmp.write_text(text))
+        atomic_write_text(self.metrics_path, text)
 
     def append_metrics(self, record: dict) -> None:
         with open(self.metrics_path, "a", encoding="utf-8") as handle:

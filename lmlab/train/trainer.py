@@ -31,16 +31,10 @@ import torch
 from tqdm.auto import tqdm
 
 from lmlab.train import distributed
-from lmlab.train.checkpoint import RunFolder, unwrap
+from lmlab.train.checkpoint import RunFolder
+from lmlab.train.optim import adamw, autocast_dtype, precision
 from lmlab.train.schedules import SCHEDULES
-
-_TORCH_VERSION = tuple(int(part) for part in torch.__version__.split(".")[:2])
-
-
-def uses_fused_adamw(device: torch.device) -> bool:
-    """Whether AdamW runs its fused kernel (the whole update in one pass over each tensor): on
-    CUDA, and on CPUs from torch 2.4 (there 6x faster than the default on one thread, BERT-sized)."""
-    return device.type == "cuda" or (device.type == "cpu" and _TORCH_VERSION >= (2, 4))
+from lmlab.viz import plot_loss_curves
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -67,22 +61,6 @@ class TrainConfig:
     seed: int = 1337
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: bool = False  # torch.compile the model
-
-
-def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: decay the weight matrices and embeddings (dim >= 2), not biases or norm gains."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-
-
-def autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    if config.dtype == "bfloat16" or (config.dtype == "auto" and device.type == "cuda"
-                                      and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return None
 
 
 class _InterruptFlag:
@@ -126,9 +104,8 @@ class Trainer:
         self.on_step_end = on_step_end
         device = self.context.device
         self.model = model.to(device)
-        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config.weight_decay), lr=config.lr,
-                                           betas=(config.beta1, config.beta2), fused=uses_fused_adamw(device))
-        self.autocast = autocast_dtype(config, device)
+        self.optimizer = adamw(self.model, config.lr, (config.beta1, config.beta2), config.weight_decay, device)
+        self.autocast = autocast_dtype(config.dtype, device)
         self.step = 0  # optimizer steps done
         self.tokens_seen = 0
         self.best_val_loss = math.inf
@@ -164,16 +141,12 @@ class Trainer:
         if self.context.is_main:
             self.run.save_model(self.model, self.step)
             self.run.save_state(self.state_dict())
-            from lmlab.viz import plot_loss_curves
-
             plot_loss_curves(self.run.read_metrics(), self.run.plot_path)
         distributed.barrier(self.context)
 
     # --- the loop -------------------------------------------------------------------------
     def _precision(self):
-        if self.autocast is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.context.device.type, dtype=self.autocast)
+        return precision(self.context.device, self.autocast)
 
     def train_step(self) -> tuple[float, int]:
         """One optimizer step over `grad_accum` micro-batches; returns (mean loss, tokens)."""

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from lmlab.errors import UserError
+from lmlab.io import atomic_write
 from lmlab.models.gpt import GPT, GPTConfig
-from lmlab.train.checkpoint import RunFolder, atomic_write
+from lmlab.train.checkpoint import RunFolder
 
 
 def tiny_model(seed=0):

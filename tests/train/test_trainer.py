@@ -11,7 +11,8 @@ import torch
 from lmlab.data.lm import WindowSampler
 from lmlab.models.gpt import GPT, GPTConfig
 from lmlab.train.checkpoint import RunFolder
-from lmlab.train.trainer import TrainConfig, Trainer, parameter_groups
+from lmlab.train.optim import parameter_groups
+from lmlab.train.trainer import TrainConfig, Trainer
 
 MODEL = GPTConfig(vocab_size=29, block_size=16, n_layer=2, n_head=2, n_embd=16, dropout=0.1)
 
