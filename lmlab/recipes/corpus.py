@@ -10,14 +10,16 @@ import json
 
 from lmlab.data.corpora import download_corpus, list_corpora, load_corpus, split_corpus
 from lmlab.errors import UserError
+from lmlab.recipes.common import say
+from lmlab.recipes.text_options import CorpusDownloadOptions, CorpusListOptions, CorpusShowOptions
 
 SHOWN_DOCUMENTS = 5  # how many document names `corpus show` lists
 
 
-def list_command(args) -> None:
+def list_command(options: CorpusListOptions) -> None:
     """The named corpora: JSON Lines with ``--json``, else an aligned table."""
     corpora = list_corpora()
-    if args.json:
+    if options.json:
         for corpus in corpora:
             print(json.dumps(corpus))
         return
@@ -27,16 +29,16 @@ def list_command(args) -> None:
     print(format_table(rows))
 
 
-def download_command(args) -> None:
+def download_command(options: CorpusDownloadOptions) -> None:
     """Fetch a named corpus into the cache (if it is not there yet) and print its path."""
-    print(download_corpus(args.name))
+    print(download_corpus(options.name))
 
 
-def show_command(args) -> None:
+def show_command(options: CorpusShowOptions) -> None:
     """Documents, sizes, the default split and the first characters of a corpus or a path."""
-    if args.chars < 0:
-        raise UserError(f"--chars must be 0 or more, got {args.chars}")
-    corpus = load_corpus(args.name)
+    if options.chars < 0:
+        raise UserError(f"--chars must be 0 or more, got {options.chars}")
+    corpus = load_corpus(options.name)
     documents = corpus.documents
     print(format_table([
         ["corpus", corpus.name],
@@ -51,8 +53,8 @@ def show_command(args) -> None:
     if len(documents) > len(shown):
         print(f"  ... and {len(documents) - len(shown):,} more")
     first = documents[0]
-    print(f"\n--- {first.name}: first {min(args.chars, len(first.text)):,} characters ---")
-    print(first.text[:args.chars])
+    print(f"\n--- {first.name}: first {min(options.chars, len(first.text)):,} characters ---")
+    print(first.text[:options.chars])
 
 
 def describe_split(corpus) -> str:

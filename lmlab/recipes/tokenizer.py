@@ -15,6 +15,8 @@ import typing
 from pathlib import Path
 
 from lmlab.errors import UserError
+from lmlab.recipes.common import say
+from lmlab.recipes.text_options import DecodeOptions, EncodeOptions, InspectOptions, TokenizerTrainOptions
 
 SAMPLE_CHARS = 200_000  # how much of a corpus `inspect --data` encodes
 LONGEST_SHOWN = 10
@@ -30,29 +32,29 @@ DEFAULT_SAMPLE = (
 )
 
 
-def train_command(args) -> None:
+def train_command(options: TokenizerTrainOptions) -> None:
     """Train `--algo` on the training split of `--data`; write `--out`."""
     from lmlab.data.corpora import load_corpus, split_corpus
     from lmlab.tokenizers import TOKENIZERS
 
-    cls = TOKENIZERS[args.algo]
-    options = training_options(cls, args.overrides)
+    cls = TOKENIZERS[options.algo]
+    options = training_options(cls, options.overrides)
     if "progress" in inspect.signature(cls.train).parameters:
         options["progress"] = True
-    if args.vocab_size is not None and args.vocab_size < 1:
-        raise UserError(f"--vocab-size must be positive, got {args.vocab_size}")
-    corpus = load_corpus(args.data)
+    if options.vocab_size is not None and options.vocab_size < 1:
+        raise UserError(f"--vocab-size must be positive, got {options.vocab_size}")
+    corpus = load_corpus(options.data)
     texts = split_corpus(corpus).train
     characters = sum(len(text) for text in texts)
-    say(f"training a {args.algo} tokenizer on the training split of {corpus.name} ({characters:,} characters)")
+    say(f"training a {options.algo} tokenizer on the training split of {corpus.name} ({characters:,} characters)")
     start = time.perf_counter()
-    tokenizer = cls().train(texts, vocab_size=args.vocab_size, **options)
+    tokenizer = cls().train(texts, vocab_size=options.vocab_size, **options)
     seconds = time.perf_counter() - start
-    out = Path(args.out)
+    out = Path(options.out)
     if out.parent != Path("."):
         out.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(out)
-    print(f"wrote {out}: {args.algo}, {tokenizer.vocab_size:,} tokens, trained in {seconds:.1f} s")
+    print(f"wrote {out}: {options.algo}, {tokenizer.vocab_size:,} tokens, trained in {seconds:.1f} s")
 
 
 def training_options(cls, assignments: list[str]) -> dict:
@@ -73,55 +75,55 @@ def training_options(cls, assignments: list[str]) -> dict:
     return options
 
 
-def encode_command(args) -> None:
+def encode_command(options: EncodeOptions) -> None:
     """Ids and tokens of TEXT, or of each line of --file (JSON Lines with --json)."""
     from lmlab.tokenizers import load_tokenizer
 
-    if (args.text is None) == (args.file is None):
+    if (options.text is None) == (options.file is None):
         raise UserError("give either TEXT or --file PATH (exactly one)")
-    tokenizer = load_tokenizer(args.tokenizer)
-    if args.file is None:
-        texts = [args.text]
+    tokenizer = load_tokenizer(options.tokenizer)
+    if options.file is None:
+        texts = [options.text]
     else:
-        path = Path(args.file)
+        path = Path(options.file)
         if not path.is_file():
             raise UserError(f"--file {path}: no such file")
         texts = path.read_text(encoding="utf-8").split("\n")  # universal newlines: \r\n is \n here
         if texts[-1] == "":
             texts.pop()  # the newline that ends the last line does not start another one
-    allowed = "all" if args.allow_special else "none"
+    allowed = "all" if options.allow_special else "none"
     for text in texts:
         ids = tokenizer.encode(text, allowed_special=allowed)
         tokens = [tokenizer.id_to_token(i) for i in ids]
-        if args.json:
+        if options.json:
             print(json.dumps({"ids": ids, "tokens": tokens}, ensure_ascii=False))
         else:
             print("ids:    " + " ".join(map(str, ids)))
             print("tokens: " + json.dumps(tokens, ensure_ascii=False))
 
 
-def decode_command(args) -> None:
+def decode_command(options: DecodeOptions) -> None:
     from lmlab.tokenizers import load_tokenizer
 
-    tokenizer = load_tokenizer(args.tokenizer)
-    unknown = [i for i in args.ids if not 0 <= i < tokenizer.vocab_size]
+    tokenizer = load_tokenizer(options.tokenizer)
+    unknown = [i for i in options.ids if not 0 <= i < tokenizer.vocab_size]
     if unknown:
         raise UserError(f"id {unknown[0]} is not in this tokenizer's vocabulary "
                         f"(ids run from 0 to {tokenizer.vocab_size - 1})")
-    print(tokenizer.decode(args.ids))
+    print(tokenizer.decode(options.ids))
 
 
-def inspect_command(args) -> None:
+def inspect_command(options: InspectOptions) -> None:
     """Size, special tokens, longest tokens, and tokens per word on a sample."""
     from lmlab.tokenizers import load_tokenizer
 
-    tokenizer = load_tokenizer(args.tokenizer)
-    if args.data is None:
+    tokenizer = load_tokenizer(options.tokenizer)
+    if options.data is None:
         sample_name, sample = "built-in English paragraph", DEFAULT_SAMPLE
     else:
         from lmlab.data.corpora import load_corpus, split_corpus
 
-        corpus = load_corpus(args.data)
+        corpus = load_corpus(options.data)
         sample_name = f"validation split of {corpus.name} (first {SAMPLE_CHARS:,} characters)"
         sample = "\n".join(split_corpus(corpus).val)[:SAMPLE_CHARS]
     special_ids = set(tokenizer.special_tokens.values())
@@ -134,7 +136,7 @@ def inspect_command(args) -> None:
     longest = sorted((i for i in tokens if i not in special_ids), key=lambda i: (-len(tokens[i]), i))
     words, ids = len(sample.split()), tokenizer.encode(sample)
     report = {
-        "path": str(args.tokenizer),
+        "path": str(options.tokenizer),
         "type": tokenizer.type_name,
         "vocab_size": tokenizer.vocab_size,
         "special_tokens": tokenizer.special_tokens,
@@ -144,7 +146,7 @@ def inspect_command(args) -> None:
         "sample_tokens": len(ids),
         "tokens_per_word": round(len(ids) / words, 3) if words else None,
     }
-    if args.json:
+    if options.json:
         print(json.dumps(report, ensure_ascii=False))
         return
     for key, value in report.items():
@@ -152,5 +154,3 @@ def inspect_command(args) -> None:
         print(f"{key.replace('_', ' '):<16} {shown}")
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

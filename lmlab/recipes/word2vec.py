@@ -18,7 +18,6 @@ from pathlib import Path
 
 import torch
 
-from lmlab.config import apply_overrides, preset
 from lmlab.data.corpora import load_corpus
 from lmlab.embeddings.evaluate import evaluate_analogies, evaluate_similarity
 from lmlab.embeddings.onehot import human_bytes, one_hot_memory
@@ -26,6 +25,9 @@ from lmlab.embeddings.vectors import load_vectors
 from lmlab.embeddings.vocab import Vocabulary, text_sentences
 from lmlab.embeddings.word2vec import Word2Vec, Word2VecConfig
 from lmlab.errors import UserError
+from lmlab.recipes.common import resolve_config, say
+from lmlab.recipes.text_options import (AnalogyOptions, SimilarOptions, Word2VecEvalOptions, Word2VecTrainOptions,
+                                        WordMapOptions)
 from lmlab.train.checkpoint import RunFolder
 from lmlab.train.distributed import resolve_device
 
@@ -35,14 +37,6 @@ PRESETS = {
 }
 EVAL_FOLDER_ENV = "LMLAB_EMBEDDING_EVAL"
 ANALOGY_FILE, WORDSIM_FILE = "questions-words.txt", "wordsim353.tsv"
-# command-line flag -> config field (the flags are shortcuts for --set)
-FLAGS = {"arch": "arch", "dim": "dim", "window": "window", "negative": "negative", "min_count": "min_count",
-         "epochs": "epochs", "seed": "seed"}
-
-
-def say(message: str) -> None:
-    """Human-readable progress goes to stderr; stdout stays for results."""
-    print(message, file=sys.stderr, flush=True)
 
 
 class CorpusSentences:
@@ -55,40 +49,27 @@ class CorpusSentences:
         return text_sentences(self.texts, self.lowercase)
 
 
-def config_from_args(args) -> Word2VecConfig:
-    config = preset(PRESETS, args.preset or "default")
-    for flag, field in FLAGS.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            setattr(config, field, value)
-    apply_overrides({"word2vec": config}, args.overrides)
-    config.validate()
-    return config
-
-
 # --- lmlab word2vec train -----------------------------------------------------------------------
-def train_command(args) -> None:
+def train_command(options: Word2VecTrainOptions) -> None:
     from tqdm import tqdm
 
-    if args.resume:
-        raise UserError("word2vec train does not resume: training is one pass of minutes; start again "
-                        "(Ctrl-C saves what is trained so far)")
-    config = config_from_args(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {args.threads}")
-        config.workers = args.threads  # batches applied by N lock-free threads; intra-op threads stay 1
-    device = resolve_device(args.device)
-    data_name = Path(args.data).stem if os.sep in args.data or "." in args.data else args.data
-    out = Path(args.out or f"runs/word2vec-{config.arch}-{data_name}")
+    if options.resume:
+        raise UserError("word2vec train does not resume: training is one streaming pass of minutes, and "
+                        "Ctrl-C keeps the vectors trained so far; start again with another --out")
+    if options.threads is not None and options.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {options.threads}")
+    config = resolve_config(PRESETS, options, Word2VecTrainOptions.default_preset)  # --threads N: workers=N
+    device = resolve_device(options.device)
+    data_name = Path(options.data).stem if os.sep in options.data or "." in options.data else options.data
+    out = Path(options.out or f"runs/word2vec-{config.arch}-{data_name}")
     if (out / "config.json").exists():
         raise UserError(f"{out} already holds a run: choose another --out")
-    corpus = load_corpus(args.data)
+    corpus = load_corpus(options.data)
     sentences = CorpusSentences([doc.text for doc in corpus.documents], config.lowercase)
 
     vocab = Vocabulary.build(sentences, config.min_count, config.max_vocab)
     if len(vocab) == 0:
-        raise UserError(f"no word of {args.data} occurs {config.min_count} times: lower --min-count")
+        raise UserError(f"no word of {options.data} occurs {config.min_count} times: lower --min-count")
     memory = one_hot_memory(len(vocab), config.dim)
     say(f"word2vec {config.arch}: {len(vocab):,} words (min_count {config.min_count}), {vocab.total:,} tokens, "
         f"{config.epochs} epochs, dim {config.dim}, device {device}, {config.workers} worker thread(s)")
@@ -101,7 +82,7 @@ def train_command(args) -> None:
                desc="training", disable=None, dynamic_ncols=True)
     interrupted = False
     try:
-        stats = model.train(sentences, max_steps=args.max_steps, progress=bar.update)
+        stats = model.train(sentences, max_steps=options.max_steps, progress=bar.update)
     except KeyboardInterrupt:
         interrupted = True
         stats = {"words": model.words_done, "steps": model.steps}
@@ -110,9 +91,9 @@ def train_command(args) -> None:
 
     run = RunFolder(out)
     run.write_config({"kind": "word2vec", "word2vec": asdict(config),
-                      "data": {"corpus": args.data, "source": corpus.source, "documents": len(corpus.documents)},
+                      "data": {"corpus": options.data, "source": corpus.source, "documents": len(corpus.documents)},
                       "vocab_size": len(vocab), "tokens": vocab.total, "batch_size": model.batch_size,
-                      "device": str(device), "max_steps": args.max_steps})
+                      "device": str(device), "max_steps": options.max_steps})
     model.word_vectors().save(out)
     summary = {"run": str(out), "arch": config.arch, "vocab_size": len(vocab), "dim": config.dim,
                **{k: v for k, v in stats.items()}, "interrupted": interrupted, "memory": memory}
@@ -122,31 +103,31 @@ def train_command(args) -> None:
         raise KeyboardInterrupt
     say(f"trained {stats['words']:,} words in {stats['seconds']:.1f} s ({stats['words_per_second']:,.0f} words/s), "
         f"loss {stats['loss']:.3f}; wrote {out}")
-    if args.json:
+    if options.json:
         print(json.dumps(summary))
 
 
 # --- queries --------------------------------------------------------------------------------------
-def similar_command(args) -> None:
-    vectors = load_vectors(args.run)
-    if args.n < 1:
-        raise UserError(f"-n must be at least 1, got {args.n}")
-    neighbours = vectors.most_similar(args.word, args.n)
-    if args.json:
-        print(json.dumps({"word": args.word, "neighbours": [{"word": w, "cosine": c} for w, c in neighbours]}))
+def similar_command(options: SimilarOptions) -> None:
+    vectors = load_vectors(options.run)
+    if options.n < 1:
+        raise UserError(f"-n must be at least 1, got {options.n}")
+    neighbours = vectors.most_similar(options.word, options.n)
+    if options.json:
+        print(json.dumps({"word": options.word, "neighbours": [{"word": w, "cosine": c} for w, c in neighbours]}))
         return
     for word, cosine in neighbours:
         print(f"{cosine:7.4f}  {word}")
 
 
-def analogy_command(args) -> None:
-    vectors = load_vectors(args.run)
-    answers = vectors.analogy(args.a, args.b, args.c, n=args.n, method=args.method)
-    if args.json:
-        print(json.dumps({"a": args.a, "b": args.b, "c": args.c, "method": args.method,
+def analogy_command(options: AnalogyOptions) -> None:
+    vectors = load_vectors(options.run)
+    answers = vectors.analogy(options.a, options.b, options.c, n=options.n, method=options.method)
+    if options.json:
+        print(json.dumps({"a": options.a, "b": options.b, "c": options.c, "method": options.method,
                           "answers": [{"word": w, "score": s} for w, s in answers]}))
         return
-    say(f"{args.a} is to {args.b} as {args.c} is to ... (3Cos{args.method.capitalize()})")
+    say(f"{options.a} is to {options.b} as {options.c} is to ... (3Cos{options.method.capitalize()})")
     for word, score in answers:
         print(f"{score:7.4f}  {word}")
 
@@ -159,27 +140,27 @@ def _default_eval_file(name: str) -> Path | None:
     return None
 
 
-def eval_command(args) -> None:
-    analogies, wordsim = args.analogies, args.wordsim
+def eval_command(options: Word2VecEvalOptions) -> None:
+    analogies, wordsim = options.analogies, options.wordsim
     if analogies is None and wordsim is None:
         analogies, wordsim = _default_eval_file(ANALOGY_FILE), _default_eval_file(WORDSIM_FILE)
         if analogies is None and wordsim is None:
             raise UserError(f"no evaluation files found: pass --analogies {ANALOGY_FILE} and/or --wordsim "
                             f"{WORDSIM_FILE} (or set {EVAL_FOLDER_ENV} to the folder holding them)")
-    vectors = load_vectors(args.run)
-    report: dict = {"run": str(args.run), "words": len(vectors)}
+    vectors = load_vectors(options.run)
+    report: dict = {"run": str(options.run), "words": len(vectors)}
     if analogies is not None:
-        report["analogies"] = evaluate_analogies(vectors, analogies, args.method, args.restrict_vocab)
+        report["analogies"] = evaluate_analogies(vectors, analogies, options.method, options.restrict_vocab)
         report["analogies"]["file"] = str(analogies)
     if wordsim is not None:
         report["wordsim"] = evaluate_similarity(vectors, wordsim)
         report["wordsim"]["file"] = str(wordsim)
-    if args.json:
+    if options.json:
         print(json.dumps(report))
         return
     if "analogies" in report:
         result = report["analogies"]
-        print(f"analogies ({result['file']}, 3Cos{args.method.capitalize()}, top {result['restrict_vocab']:,} words)")
+        print(f"analogies ({result['file']}, 3Cos{options.method.capitalize()}, top {result['restrict_vocab']:,} words)")
         print(f"{'section':32} {'accuracy':>9} {'coverage':>9} {'covered':>8}")
         rows = list(result["sections"].items()) + [(g, result[g]) for g in ("semantic", "syntactic", "total")]
         for name, group in rows:
@@ -191,25 +172,25 @@ def eval_command(args) -> None:
               f"{result['total']} pairs (coverage {result['coverage']:.3f})")
 
 
-def map_command(args) -> None:
+def map_command(options: WordMapOptions) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if len(args.words) < 2:
+    if len(options.words) < 2:
         raise UserError("give at least two words to map")
-    vectors = load_vectors(args.run)
-    points = vectors.pca_2d(args.words)  # unknown words raise a UserError naming them
+    vectors = load_vectors(options.run)
+    points = vectors.pca_2d(options.words)  # unknown words raise a UserError naming them
     figure, axes = plt.subplots(figsize=(7, 6))
     axes.scatter(points[:, 0], points[:, 1], s=18)
-    for (x, y), word in zip(points, args.words):
+    for (x, y), word in zip(points, options.words):
         axes.annotate(word, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=10)
-    axes.set_title(f"word vectors of {Path(args.run).name}: first two principal components")
+    axes.set_title(f"word vectors of {Path(options.run).name}: first two principal components")
     axes.set_xlabel("PC 1")
     axes.set_ylabel("PC 2")
     figure.tight_layout()
-    out = Path(args.out)
+    out = Path(options.out)
     if out.parent and not out.parent.exists():
         raise UserError(f"folder {out.parent} does not exist: create it or choose another --out")
     figure.savefig(out, dpi=120)
