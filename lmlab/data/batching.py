@@ -54,7 +54,7 @@ similar lengths, and each is padded (`pad_collate`) only to its own longest exam
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
@@ -65,6 +65,7 @@ from lmlab.errors import UserError
 Batch = tuple[torch.Tensor, ...]  # what the model is called with: model(*batch) -> (logits, loss)
 
 
+@runtime_checkable
 class BatchSampler(Protocol):
     """What the Trainer's `train_batches` reads: this rank's micro-batches of one optimizer step."""
 

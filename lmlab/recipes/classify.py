@@ -267,10 +267,9 @@ def train(args, context: distributed.Context) -> dict:
             best_run.save_model(model, step)
             (out / "best" / "metrics.json").write_text(json.dumps({**report, "step": step}, indent=2) + "\n")
 
-    trainer = Trainer(model, t, run, context=context,
-                      train_batches=lambda step: sampler.step_batches(step, t.batch_size, t.grad_accum, context.rank,
-                                                                      context.world_size),
-                      on_step_end=evaluate)
+    trainer = Trainer(model, t, run, train_batches=lambda step: sampler.step_batches(
+                          step, t.batch_size, t.grad_accum, context.rank, context.world_size),
+                      context=context, on_step_end=evaluate)
     say(f"{args.model}: {model.num_parameters() / 1e6:.1f}M parameters from {source}; {len(train_rows):,} "
         f"training / {len(dev_examples):,} dev examples; {t.max_steps} steps of {t.batch_size} "
         f"({t.max_steps / sampler.steps_per_epoch:.2f} epochs); run folder {out}")
