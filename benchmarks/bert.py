@@ -32,7 +32,7 @@ def batches(tokenizer, count: int, batch_size: int):
 
     rows = encode_examples(tokenizer, read_tsv(DATA)[:count * batch_size * 4], 128)
     sampler = EpochBatches(rows, batch_size, seed=0)
-    return [sampler.batch(step) for step in range(count)]
+    return [sampler.step_batches(step, batch_size, 1)[0] for step in range(count)]
 
 
 def timed_training(steps: dict, data, warmup: int) -> dict:

@@ -4,7 +4,8 @@ A GLUE folder (SST-2, CoLA, ...) holds ``train.tsv`` and ``dev.tsv``, each with 
 ``sentence<TAB>label`` (a ``sentence2`` column makes it a sentence-pair task). Batches are padded
 *dynamically*: to the longest sentence of the batch, not to a fixed length, which on SST-2
 (about 13 tokens on average) makes a batch several times cheaper than padding to 128. Padding
-is -1 in ids and segments, as everywhere in lmlab.
+is PAD (-1) in ids and segments, as everywhere in lmlab; the batches of a training step follow
+the protocol of `lmlab.data.batching`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from lmlab.data.batching import bucketed_batches
+from lmlab.data.batching import Batch, EpochSampler, pad_collate
 from lmlab.errors import UserError
-from lmlab.nn.masks import PAD
 
 
 @dataclass
@@ -75,35 +72,16 @@ def encode_words(tokenizer, examples: list[Example], max_length: int) -> list[tu
     return encoded
 
 
-def collate(rows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def collate(rows: list) -> Batch:
     """Pad to the longest row: ids (B, T), segments (B, T), labels (B,)."""
-    length = max(len(ids) for ids, _, _ in rows)
-    ids = torch.full((len(rows), length), PAD)
-    segments = torch.full((len(rows), length), PAD)
-    for i, (row_ids, row_segments, _) in enumerate(rows):
-        ids[i, :len(row_ids)] = torch.tensor(row_ids)
-        segments[i, :len(row_segments)] = torch.tensor(row_segments)
-    return ids, segments, torch.tensor([label for _, _, label in rows])
+    return pad_collate(rows, padded=(0, 1))
 
 
-class EpochBatches:
-    """Shuffled, length-bucketed batches (`lmlab.data.batching`), a pure function of the step, so
-    a resumed run sees exactly the batches it would have seen."""
+class EpochBatches(EpochSampler):
+    """Classification's `BatchSampler`: epochs of length-bucketed global batches of
+    `global_batch` = batch_size * grad_accum * world_size rows (`lmlab.data.batching`), a pure
+    function of the step, so a resumed run sees exactly the batches it would have seen."""
 
-    def __init__(self, rows: list, batch_size: int, seed: int) -> None:
-        self.rows, self.batch_size, self.seed = rows, batch_size, seed
-        self.steps_per_epoch = max(len(rows) // batch_size, 1)  # the last partial batch is dropped
-        self.lengths = np.array([len(ids) for ids, _, _ in rows])
-        self._epoch, self._batches = -1, []
-
-    def batch(self, step: int):
-        epoch, index = divmod(step, self.steps_per_epoch)
-        if epoch != self._epoch:
-            self._batches = bucketed_batches(self.lengths, min(self.batch_size, len(self.rows)), self.seed, epoch)
-            self._epoch = epoch
-        return collate([self.rows[i] for i in self._batches[index]])
-
-
-def in_order(rows: list, batch_size: int):
-    """Every row once, in order (evaluation)."""
-    return [collate(rows[start:start + batch_size]) for start in range(0, len(rows), batch_size)]
+    def __init__(self, rows: list, global_batch: int, seed: int) -> None:
+        super().__init__(rows, [len(ids) for ids, _, _ in rows], global_batch, seed, collate,
+                         what="training examples")

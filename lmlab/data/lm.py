@@ -7,7 +7,7 @@ does) and read back memory-mapped, so a corpus larger than RAM still trains.
 Batches are *a pure function of the step number*: step s draws its window starts from a random
 generator seeded with (seed, s). Resuming at step s therefore sees exactly the batches an
 uninterrupted run would have seen, with nothing to save, and data-parallel ranks take disjoint
-slices of the same global batch.
+slices of the same global batch: the protocol of `lmlab.data.batching`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from lmlab.constants import PAD
+from lmlab.data.batching import cut
 from lmlab.errors import UserError
 
 
@@ -68,15 +70,11 @@ class WindowSampler:
         return chunk[:, :-1], chunk[:, 1:]
 
     def step_batches(self, step: int, batch_size: int, grad_accum: int, rank: int = 0, world_size: int = 1):
-        """This rank's micro-batches for `step`, as a list of `grad_accum` (inputs, targets) pairs.
-
-        The global batch of the step has grad_accum * world_size * batch_size windows, laid out
-        as (micro-step, rank, row): so k micro-batches of b rows see the same windows as one batch
-        of k*b rows, and N ranks of b rows the same as one process of N*b rows.
-        """
+        """This rank's micro-batches for `step`, as a list of `grad_accum` (inputs, targets) pairs
+        (the `BatchSampler` protocol of `lmlab.data.batching`): the global batch is the
+        grad_accum * world_size * batch_size windows drawn for the step, cut by `cut`."""
         starts = self.starts(step, grad_accum * world_size * batch_size)
-        starts = starts.reshape(grad_accum, world_size, batch_size)[:, rank]
-        return [self.windows(micro) for micro in starts]
+        return [self.windows(micro) for micro in cut(starts, batch_size, grad_accum, rank, world_size)]
 
     def fixed_batches(self, count: int, batch_size: int, rank: int = 0, world_size: int = 1):
         """`count` batches of evenly spaced windows: a cheap, repeatable validation estimate.
@@ -84,15 +82,14 @@ class WindowSampler:
         Like `step_batches`, each global batch of world_size * batch_size windows is split across
         ranks, so the estimate does not depend on how many processes compute it."""
         starts = np.linspace(0, len(self.ids) - self.block_size - 1, count * world_size * batch_size)
-        starts = starts.astype(np.int64).reshape(count, world_size, batch_size)[:, rank]
-        return [self.windows(chunk) for chunk in starts]
+        return [self.windows(chunk) for chunk in cut(starts.astype(np.int64), batch_size, count, rank, world_size)]
 
 
 class StreamSampler(WindowSampler):
     """Consecutive windows for truncated backpropagation through time (TBPTT).
 
     The ids are cut into `rows` equal segments, one per row of the global batch (laid out as
-    (micro-step, rank, row) like `WindowSampler.step_batches`). Each pass over the data reads
+    (micro-step, rank, row) as in `lmlab.data.batching`). Each pass over the data reads
     every segment window after window, so row r at step s + 1 continues exactly where row r at
     step s stopped and a recurrent model can carry its hidden state across. Each pass starts at
     its own random phase in [0, block_size), seeded by (seed, pass), so the window boundaries move
@@ -112,26 +109,23 @@ class StreamSampler(WindowSampler):
         return step % self.windows_per_pass == 0
 
     def step_batches(self, step: int, batch_size: int, grad_accum: int, rank: int = 0, world_size: int = 1):
-        """This rank's micro-batches for `step`: window (step mod W) of each of its streams."""
-        if grad_accum * world_size * batch_size != self.rows:
-            raise ValueError(f"the sampler was built for {self.rows} streams, not "
-                             f"{grad_accum} x {world_size} x {batch_size}")
+        """This rank's micro-batches for `step`: window (step mod W) of each of its streams.
+        The streams are the rows of the global batch, so `cut` refuses any other global size."""
         epoch, window = divmod(step, self.windows_per_pass)
         phase = np.random.default_rng([self.seed, epoch]).integers(0, self.block_size)
         starts = np.arange(self.rows) * self.segment + phase + window * self.block_size  # (rows,)
-        starts = starts.reshape(grad_accum, world_size, batch_size)[:, rank]
-        return [self.windows(micro) for micro in starts]
+        return [self.windows(micro) for micro in cut(starts, batch_size, grad_accum, rank, world_size)]
 
 
 def stream_windows(ids: np.ndarray, block_size: int, rows: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Every token exactly once as a target, read as `rows` contiguous streams, window by window:
     row r of each batch continues row r of the previous one, so a model can carry its state across
-    (the evaluation of models whose state never fills). Padding targets are -1."""
+    (the evaluation of models whose state never fills). Padding targets are PAD (-1)."""
     n_targets = len(ids) - 1
     length = -(-n_targets // rows)  # targets per stream, rounded up
     for offset in range(0, length, block_size):
         inputs = torch.zeros(rows, block_size, dtype=torch.long)
-        targets = torch.full_like(inputs, -1)
+        targets = torch.full_like(inputs, PAD)
         for row in range(rows):
             start = row * length + offset
             stop = min(start + block_size, (row + 1) * length, n_targets)
@@ -148,7 +142,7 @@ def sequential_windows(ids: np.ndarray, block_size: int, batch_size: int) -> Ite
     starts = list(range(0, n_targets, block_size))
     for first in range(0, len(starts), batch_size):
         inputs = torch.zeros(len(starts[first : first + batch_size]), block_size, dtype=torch.long)
-        targets = torch.full_like(inputs, -1)
+        targets = torch.full_like(inputs, PAD)
         for row, start in enumerate(starts[first : first + batch_size]):
             length = min(block_size, n_targets - start)
             window = torch.from_numpy(ids[start : start + length + 1].astype(np.int64))

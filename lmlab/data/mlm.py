@@ -14,14 +14,18 @@ learn that only [MASK] positions matter (fine-tuning never shows it [MASK]), and
 10% make it keep a good representation of every observed token. The targets record the chosen
 positions: the original id there, -1 elsewhere.
 
-Every batch is a pure function of (seed, step), so a resumed run sees the same batches.
+Every example is a pure function of (seed, step, its position in the step's global batch), so a
+resumed run sees the same batches, and the global batch does not depend on how it is cut into
+micro-batches and ranks (the protocol of `lmlab.data.batching`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from lmlab.nn.masks import PAD
+from lmlab.constants import PAD
+from lmlab.data.batching import Batch, cut, pad_collate
 
 MASK_FRACTION = 0.15
 MASK, RANDOM = 0.8, 0.1  # of the chosen positions; the remaining 0.1 keep their token
@@ -88,16 +92,23 @@ class PretrainingPairs:
         ids = [self.cls_id, *a, self.sep_id, *b, self.sep_id]
         return ids, [0] * (len(a) + 2) + [1] * (len(b) + 1), is_next
 
-    def batch(self, step: int, batch_size: int, stream: int = 0):
-        """(inputs (B, T), segments (B, T), mlm_targets (B, T), nsp_labels (B,)), padded with -1."""
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step * 7919 + stream)
-        examples = [self.pair(generator) for _ in range(batch_size)]
-        length = max(len(ids) for ids, _, _ in examples)
-        ids = torch.full((batch_size, length), PAD)
-        segments = torch.full((batch_size, length), PAD)
-        for i, (row, row_segments, _) in enumerate(examples):
-            ids[i, :len(row)], segments[i, :len(row)] = torch.tensor(row), torch.tensor(row_segments)
-        special = (ids == PAD) | (ids == self.cls_id) | (ids == self.sep_id)
+    def example(self, step: int, index: int) -> tuple[torch.Tensor, list[int], torch.Tensor, int]:
+        """Example `index` of step `step`'s global batch: (inputs (L,), segments, mlm_targets (L,),
+        is_next), drawn and masked by a generator of its own, seeded by (seed, step, index) -- so
+        it is the same example whichever rank and micro-batch it falls in."""
+        key = np.random.SeedSequence((self.seed, step, index)).generate_state(1, np.uint64)[0]
+        generator = torch.Generator().manual_seed(int(key))
+        ids, segments, is_next = self.pair(generator)
+        ids = torch.tensor([ids])  # (1, L)
+        special = (ids == self.cls_id) | (ids == self.sep_id)
         inputs, targets = mask_tokens(ids, special, self.mask_id, self.vocab_size, generator)
-        inputs[ids == PAD] = PAD
-        return inputs, segments, targets, torch.tensor([label for _, _, label in examples])
+        return inputs[0], segments, targets[0], is_next
+
+    def step_batches(self, step: int, batch_size: int, grad_accum: int, rank: int = 0,
+                     world_size: int = 1) -> list[Batch]:
+        """This rank's `grad_accum` micro-batches of step `step` (the `BatchSampler` protocol):
+        (inputs (B, T), segments (B, T), mlm_targets (B, T), nsp_labels (B,)), padded with PAD.
+        Only this rank's examples of the global batch are drawn."""
+        indices = np.arange(grad_accum * world_size * batch_size)  # the global batch, by position
+        return [pad_collate([self.example(step, int(i)) for i in micro], padded=(0, 1, 2))
+                for micro in cut(indices, batch_size, grad_accum, rank, world_size)]

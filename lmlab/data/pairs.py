@@ -12,20 +12,18 @@ with the tokenizer's end-of-text token as both <s> and </s>, and each side cut t
 Batches hold sentences of similar lengths, so that little of a batch is padding: each epoch
 shuffles the pairs, sorts them by length within pools of `pool` batches, cuts the pools into
 batches and shuffles the batches (the "bucketing" of most translation toolkits). As everywhere
-in lmlab the batches are a pure function of the step (seeded by seed and epoch), so a resumed
-run sees exactly the batches it would have seen; padding is -1.
+in lmlab the batches are a pure function of the step (seeded by seed and epoch) and follow the
+protocol of `lmlab.data.batching`, so a resumed run sees exactly the batches it would have seen;
+padding is PAD (-1).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from lmlab.data.batching import bucketed_batches
+from lmlab.constants import PAD
+from lmlab.data.batching import Batch, EpochSampler, pad_collate
 from lmlab.errors import UserError
-from lmlab.nn.masks import PAD
 
 Pair = tuple[list[int], list[int]]  # (source ids, target ids with <s> and </s>)
 
@@ -59,44 +57,18 @@ def encode_pairs(source_tokenizer, target_tokenizer, pairs: list[tuple[str, str]
     return encoded
 
 
-def collate(pairs: list[Pair]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def collate(pairs: list[Pair]) -> Batch:
     """Pad to the longest of the batch: (source (B, S), decoder input (B, T), targets (B, T))."""
-    source = torch.full((len(pairs), max(len(s) for s, _ in pairs)), PAD)
-    target = torch.full((len(pairs), max(len(t) for _, t in pairs)), PAD)
-    for i, (source_ids, target_ids) in enumerate(pairs):
-        source[i, :len(source_ids)] = torch.tensor(source_ids)
-        target[i, :len(target_ids)] = torch.tensor(target_ids)
+    source, target = pad_collate(pairs, padded=(0, 1))  # (B, S), (B, T + 1)
     targets = target[:, 1:].clone()
     decoder_input = target[:, :-1].masked_fill(targets == PAD, PAD)  # the last </s> is never an input
     return source, decoder_input, targets
 
 
-class PairBatches:
-    """Training batches of `batch_size` pairs (the global batch of one optimizer step)."""
+class PairBatches(EpochSampler):
+    """Translation's `BatchSampler`: epochs of length-bucketed global batches of `global_batch` =
+    batch_size * grad_accum * world_size pairs (`lmlab.data.batching`)."""
 
-    def __init__(self, pairs: list[Pair], batch_size: int, seed: int, pool: int = 50) -> None:
-        if len(pairs) < batch_size:
-            raise UserError(f"{len(pairs)} sentence pairs are fewer than one batch of {batch_size}: "
-                            f"use more data or a smaller --set batch_size")
-        self.pairs, self.batch_size, self.seed, self.pool = pairs, batch_size, seed, pool
-        self.steps_per_epoch = len(pairs) // batch_size  # the last partial batch is dropped
-        self.lengths = np.array([len(s) + len(t) for s, t in pairs])
-        self._epoch, self._batches = -1, []
-
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        """The batches (arrays of pair indices) of one epoch, in the order they are used."""
-        if epoch != self._epoch:
-            self._batches = bucketed_batches(self.lengths, self.batch_size, self.seed, epoch, self.pool)
-            self._epoch = epoch
-        return self._batches
-
-    def step_batches(self, step: int, grad_accum: int = 1, rank: int = 0, world_size: int = 1) -> list:
-        """Optimizer step `step`: this rank's share of the global batch, in `grad_accum` micro-batches."""
-        epoch, index = divmod(step, self.steps_per_epoch)
-        share = self.epoch_batches(epoch)[index][rank::world_size]
-        return [collate([self.pairs[i] for i in micro]) for micro in np.array_split(share, grad_accum)]
-
-
-def in_order(pairs: list[Pair], batch_size: int) -> list:
-    """Every pair once, in order, in batches (evaluation)."""
-    return [collate(pairs[start:start + batch_size]) for start in range(0, len(pairs), batch_size)]
+    def __init__(self, pairs: list[Pair], global_batch: int, seed: int, pool: int = 50) -> None:
+        super().__init__(pairs, [len(s) + len(t) for s, t in pairs], global_batch, seed, collate, pool,
+                         what="sentence pairs")

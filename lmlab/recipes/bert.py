@@ -123,14 +123,14 @@ def pretrain_command(args) -> None:
             raise UserError(f"--data {args.data}: {error}") from None
 
     train_pairs, val_pairs = pairs(split.train, t.seed), pairs(split.val, t.seed + 1)
-    val_batches = [val_pairs.batch(step, t.batch_size) for step in range(t.eval_batches)]
+    val_batches = [val_pairs.step_batches(step, t.batch_size, 1)[0] for step in range(t.eval_batches)]
     run.write_config({"model_type": "bert-pretraining", "model": config_to_dict(config.model),
                       "train": config_to_dict(t), "data": config_to_dict(config.data), "data_split": split.record})
     tokenizer.save(run.tokenizer_path)
     torch.manual_seed(t.seed)
     model = BertForPreTraining(config.model)
-    trainer = Trainer(model, t, run, train_batches=lambda step: [train_pairs.batch(step, t.batch_size, i)
-                                                                 for i in range(t.grad_accum)],
+    trainer = Trainer(model, t, run, train_batches=lambda step: train_pairs.step_batches(
+                          step, t.batch_size, t.grad_accum, context.rank, context.world_size),
                       eval_batches=lambda: val_batches, context=context)
     say(f"BERT: {model.num_parameters() / 1e6:.2f}M parameters; {t.max_steps} steps of {t.batch_size * t.grad_accum} "
         f"pairs of up to {config.data.max_length} tokens; run folder {out}")

@@ -37,7 +37,8 @@ from typing import Any
 import torch
 
 from lmlab.config import apply_overrides, config_from_dict, config_to_dict, preset
-from lmlab.data.classification import EpochBatches, encode_examples, encode_words, in_order, read_tsv
+from lmlab.data.batching import in_order
+from lmlab.data.classification import EpochBatches, collate, encode_examples, encode_words, read_tsv
 from lmlab.errors import UserError
 from lmlab.evaluate.classification import classification_report
 from lmlab.models.bert import BertConfig, BertForPreTraining, BertForSequenceClassification
@@ -217,6 +218,7 @@ def train(args, context: distributed.Context) -> dict:
     run = RunFolder(out)
     if run.config_path.exists():
         raise UserError(f"{out} already holds a run: choose another --out")
+    distributed.barrier(context)  # every rank has looked before rank 0 writes
     config = _configs_from_args(args)
     if args.model == "textcnn":
         parse_widths(config.model.widths)  # refuse a bad value before any work
@@ -231,25 +233,27 @@ def train(args, context: distributed.Context) -> dict:
     config.model = model.config
     length = max_length(model, config.data.max_length)
     train_rows = encode(args.model, tokenizer, train_examples, length)
-    dev_batches = in_order(encode(args.model, tokenizer, dev_examples, length), config.data.eval_batch_size)
+    dev_batches = in_order(encode(args.model, tokenizer, dev_examples, length), config.data.eval_batch_size,
+                           collate)
     t = config.train
     if not getattr(model, "trained_by_gradients", True):
         return _fit_without_gradients(args, model, tokenizer, source, config, run, train_rows, dev_batches,
                                       [e.label for e in dev_examples], n_labels)
-    sampler = EpochBatches(train_rows, t.batch_size, t.seed)
+    sampler = EpochBatches(train_rows, t.batch_size * t.grad_accum * context.world_size, t.seed)
     t.max_steps = args.max_steps or config.data.epochs * sampler.steps_per_epoch
     t.warmup_steps = t.warmup_steps or max(1, t.max_steps // 10)  # BERT: warm up over the first 10%
     eval_every = t.eval_every or sampler.steps_per_epoch
-    run.write_config({"model_type": args.model, "task": "classify", "init": source, "n_labels": n_labels,
-                      "model": config_to_dict(config.model), "train": config_to_dict(t),
-                      "data": {**config_to_dict(config.data), "folder": str(data)}})
-    tokenizer.save(run.tokenizer_path)
+    if context.is_main:
+        run.write_config({"model_type": args.model, "task": "classify", "init": source, "n_labels": n_labels,
+                          "model": config_to_dict(config.model), "train": config_to_dict(t),
+                          "data": {**config_to_dict(config.data), "folder": str(data)}})
+        tokenizer.save(run.tokenizer_path)
     best = {"accuracy": -1.0, "f1": 0.0, "step": 0}
     best_run = RunFolder(out / "best")
 
     def evaluate(step: int, _loss: float) -> None:
         nonlocal best
-        if step % eval_every and step != t.max_steps:
+        if not context.is_main or (step % eval_every and step != t.max_steps):
             return
         predictions, _, dev_loss = predict_batches(model, dev_batches, context.device)
         report = classification_report(predictions, [e.label for e in dev_examples], n_labels)
@@ -263,8 +267,9 @@ def train(args, context: distributed.Context) -> dict:
             best_run.save_model(model, step)
             (out / "best" / "metrics.json").write_text(json.dumps({**report, "step": step}, indent=2) + "\n")
 
-    trainer = Trainer(model, t, run, train_batches=lambda step: [sampler.batch(step)], context=context,
-                      on_step_end=evaluate)
+    trainer = Trainer(model, t, run, train_batches=lambda step: sampler.step_batches(
+                          step, t.batch_size, t.grad_accum, context.rank, context.world_size),
+                      context=context, on_step_end=evaluate)
     say(f"{args.model}: {model.num_parameters() / 1e6:.1f}M parameters from {source}; {len(train_rows):,} "
         f"training / {len(dev_examples):,} dev examples; {t.max_steps} steps of {t.batch_size} "
         f"({t.max_steps / sampler.steps_per_epoch:.2f} epochs); run folder {out}")
@@ -295,7 +300,7 @@ def _fit_without_gradients(args, model, tokenizer, source, config, run, train_ro
     say(f"{args.model}: fitting on {len(train_rows):,} training examples without gradients")
     started = time.perf_counter()
     if args.model == "lexicon":
-        fitted = model.fit(in_order(train_rows, 1024))
+        fitted = model.fit(in_order(train_rows, 1024, collate))
         say(f"threshold {fitted['threshold']:+.4f} (training accuracy {fitted['train_accuracy']:.4f})")
     else:
         fitted = perceptron_fit(model, train_rows, config.data.epochs, config.train.seed, args.max_steps)
@@ -339,7 +344,7 @@ def eval_command(args) -> None:
     model, tokenizer, saved = load_classifier(args.run)
     examples = _examples(args.data, saved)
     rows = encode(saved["model_type"], tokenizer, examples, max_length(model, saved["data"]["max_length"]))
-    predictions, _, loss = predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"]), "cpu")
+    predictions, _, loss = predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"], collate), "cpu")
     report = {**classification_report(predictions, [e.label for e in examples], saved["n_labels"]), "loss": loss}
     if args.json:
         print(json.dumps(report))
@@ -355,7 +360,7 @@ def predict_command(args) -> None:
 
     rows = encode(saved["model_type"], tokenizer, [Example(text, 0) for text in args.texts],
                   max_length(model, saved["data"]["max_length"]))
-    predictions, probabilities, _ = predict_batches(model, in_order(rows, 64), "cpu")
+    predictions, probabilities, _ = predict_batches(model, in_order(rows, 64, collate), "cpu")
     for text, label, row in zip(args.texts, predictions, probabilities):
         if args.json:
             print(json.dumps({"text": text, "label": label, "probability": row[label].item()}))
@@ -371,7 +376,7 @@ def errors_command(args) -> None:
     model, tokenizer, saved = load_classifier(args.run)
     examples = _examples(args.data, saved)
     rows = encode(saved["model_type"], tokenizer, examples, max_length(model, saved["data"]["max_length"]))
-    predictions, _, _ = predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"]), "cpu")
+    predictions, _, _ = predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"], collate), "cpu")
     if hasattr(model, "is_known"):  # the lexicon: a sentence none of whose words it can score
         unknown = [not bool(model.is_known(torch.tensor(ids)).any()) for ids, _, _ in rows]
     else:  # a vocabulary: a sentence with an out-of-vocabulary word

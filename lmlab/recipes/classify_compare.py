@@ -24,7 +24,8 @@ def say(message: str) -> None:
 
 
 def _measure(run: Path, data: Path) -> dict:
-    from lmlab.data.classification import in_order
+    from lmlab.data.batching import in_order
+    from lmlab.data.classification import collate
     from lmlab.evaluate.classification import classification_report
     from lmlab.recipes import classify
 
@@ -32,7 +33,7 @@ def _measure(run: Path, data: Path) -> dict:
     examples = classify.read_tsv(data / "dev.tsv")
     started = time.perf_counter()
     rows = classify.encode(saved["model_type"], tokenizer, examples, classify.max_length(model, saved["data"]["max_length"]))
-    predictions, _, _ = classify.predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"]), "cpu")
+    predictions, _, _ = classify.predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"], collate), "cpu")
     seconds = time.perf_counter() - started
     report = classification_report(predictions, [e.label for e in examples], saved["n_labels"])
     return {"accuracy": report["accuracy"], "f1": report["f1"], "parameters": model.num_parameters(),

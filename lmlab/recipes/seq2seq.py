@@ -26,7 +26,8 @@ from typing import Optional
 import torch
 
 from lmlab.config import apply_overrides, config_from_dict, config_to_dict, preset
-from lmlab.data.pairs import PairBatches, collate, encode_pairs, in_order, read_parallel
+from lmlab.data.batching import in_order
+from lmlab.data.pairs import PairBatches, collate, encode_pairs, read_parallel
 from lmlab.errors import UserError
 from lmlab.evaluate.metrics import perplexity
 from lmlab.generate.beam import BeamConfig, beam_search
@@ -186,10 +187,10 @@ def train(args, context: distributed.Context) -> dict:
     if context.rank:
         torch.manual_seed(t.seed + context.rank)
     batches = PairBatches(train_encoded, t.batch_size * t.grad_accum * context.world_size, t.seed)
-    eval_set = in_order(val_encoded, t.batch_size)[:t.eval_batches][context.rank::context.world_size]
+    eval_set = in_order(val_encoded, t.batch_size, collate)[:t.eval_batches][context.rank::context.world_size]
     trainer = Trainer(model, t, run, context=context, eval_batches=lambda: eval_set,
-                      train_batches=lambda step: batches.step_batches(step, t.grad_accum, context.rank,
-                                                                      context.world_size))
+                      train_batches=lambda step: batches.step_batches(step, t.batch_size, t.grad_accum,
+                                                                      context.rank, context.world_size))
     if args.resume:
         trainer.resume()
     if context.is_main:
@@ -257,7 +258,7 @@ def teacher_forced_loss(model: Seq2Seq, encoded, batch_size: int = 64) -> tuple[
     """Mean cross-entropy per target token (end-of-sentence included) and the number of tokens."""
     device = next(model.parameters()).device
     total, tokens = 0.0, 0
-    for source, decoder_input, targets in in_order(encoded, batch_size):
+    for source, decoder_input, targets in in_order(encoded, batch_size, collate):
         logits, _ = model(source.to(device), decoder_input.to(device))
         total += torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.to(device).flatten(),
                                                    ignore_index=PAD, reduction="sum").item()

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from conftest import shared_data
-from lmlab.data.pairs import PairBatches, collate, encode_pairs, in_order, read_parallel
+from lmlab.data.batching import in_order
+from lmlab.data.pairs import PairBatches, collate, encode_pairs, read_parallel
 from lmlab.errors import UserError
 from lmlab.tokenizers import CharTokenizer
 
@@ -47,12 +48,12 @@ def test_long_sentences_are_cut_to_max_length():
 
 def test_batches_are_a_pure_function_of_the_step_and_group_similar_lengths():
     pairs = [([1] * (1 + i * 7 % 20), [0] + [2] * (1 + i * 7 % 20 + i % 3) + [0]) for i in range(400)]  # shuffled lengths
-    batches = PairBatches(pairs, batch_size=10, seed=3, pool=10)
+    batches = PairBatches(pairs, global_batch=10, seed=3, pool=10)
     assert batches.steps_per_epoch == 40
-    first = [batches.step_batches(step)[0] for step in (0, 5, 41)]
-    again = PairBatches(pairs, batch_size=10, seed=3, pool=10)
+    first = [batches.step_batches(step, 10, 1)[0] for step in (0, 5, 41)]
+    again = PairBatches(pairs, global_batch=10, seed=3, pool=10)
     for step, expected in zip((0, 5, 41), first):  # a resumed run sees the same batches
-        assert all(torch.equal(a, b) for a, b in zip(again.step_batches(step)[0], expected))
+        assert all(torch.equal(a, b) for a, b in zip(again.step_batches(step, 10, 1)[0], expected))
     epoch = batches.epoch_batches(0)
     assert sorted(i for batch in epoch for i in batch.tolist()) == list(range(400))  # every pair once
     padding = sum(int((collate([pairs[i] for i in batch])[0] == -1).sum()) for batch in epoch)
@@ -62,11 +63,11 @@ def test_batches_are_a_pure_function_of_the_step_and_group_similar_lengths():
 
 def test_micro_batches_and_ranks_split_the_global_batch():
     pairs = [([i + 1], [0, i + 1, 0]) for i in range(32)]
-    batches = PairBatches(pairs, batch_size=8, seed=0)
-    whole = batches.step_batches(2)[0][0].flatten().tolist()
-    parts = [batches.step_batches(2, grad_accum=2, rank=r, world_size=2) for r in range(2)]
+    batches = PairBatches(pairs, global_batch=8, seed=0)
+    whole = batches.step_batches(2, 8, 1)[0][0].flatten().tolist()
+    parts = [batches.step_batches(2, 2, grad_accum=2, rank=r, world_size=2) for r in range(2)]
     assert sorted(t for rank in parts for micro in rank for t in micro[0].flatten().tolist()) == sorted(whole)
-    assert len(in_order(pairs, 10)) == 4
+    assert len(in_order(pairs, 10, collate)) == 4
 
 
 def test_multi30k_is_aligned():
