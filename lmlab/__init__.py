@@ -4,7 +4,7 @@ The public API is re-exported lazily (PEP 562 module ``__getattr__``), so ``impo
 the commands that need no model stay free of torch until a model is actually used::
 
     import lmlab
-    model, tokenizer, config = lmlab.load_run("runs/cpu-shakespeare")
+    run = lmlab.load_run("runs/cpu-shakespeare")  # run.model, run.tokenizer, run.config
 """
 
 from importlib import import_module
@@ -31,11 +31,13 @@ _EXPORTS = {
     "SamplingConfig": "lmlab.generate.sampling",
     "generate": "lmlab.generate.sampling",
     "perplexity": "lmlab.evaluate.metrics",
-    "load_run": "lmlab.recipes.lm",
+    "load_run": "lmlab.runs",
+    "Run": "lmlab.runs",
+    "LM_FAMILIES": "lmlab.recipes.families",
+    "CLASSIFIERS": "lmlab.recipes.classifier_families",
     "BertConfig": "lmlab.models.bert",
     "BertForPreTraining": "lmlab.models.bert",
     "BertForSequenceClassification": "lmlab.models.bert",
-    "build_classifier": "lmlab.models.classifiers",
     "Word2VecConfig": "lmlab.embeddings.word2vec",
     "train_word2vec": "lmlab.embeddings.word2vec",
     "WordVectors": "lmlab.embeddings.vectors",

@@ -20,9 +20,9 @@ from typing import Any
 
 from lmlab.config import config_from_dict
 from lmlab.embeddings.vectors import WordVectors
-from lmlab.models.bert import BertConfig, BertForPreTraining
 from lmlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from lmlab.recipes.classifier_families import classifier_family
+from lmlab.recipes.encoder_families import encoder_family
 from lmlab.recipes.families import lm_family
 from lmlab.train.checkpoint import RunFolder
 
@@ -75,8 +75,8 @@ def _classifier(folder: RunFolder, config: dict):
     return model, tokenizer, None
 
 
-def _pretrained_bert(folder: RunFolder, config: dict):
-    model = BertForPreTraining(config_from_dict(BertConfig, config["model"], str(folder.config_path)))
+def _pretrained_encoder(folder: RunFolder, config: dict):
+    model = encoder_family(config["family"], str(folder.config_path)).build(config["model"], str(folder.config_path))
     tokenizer = folder.load_tokenizer()
     model.check_tokenizer(tokenizer)
     folder.load_model(model)
@@ -88,7 +88,7 @@ def _word_vectors(folder: RunFolder, config: dict):
 
 
 LOADERS = {"lm": _language_model, "seq2seq": _translation_model, "classifier": _classifier,
-           "bert-pretrain": _pretrained_bert, "word2vec": _word_vectors}
+           "bert-pretrain": _pretrained_encoder, "word2vec": _word_vectors}
 
 
 def load_run(path, device="cpu", expect: str | tuple[str, ...] | None = None, command: str = "this command") -> Run:

@@ -38,7 +38,7 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert {"config.json", "tokenizer.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl",
             "loss.png"} <= names
     config = RunFolder(trained_run).read_config()
-    assert config["model_type"] == "gpt" and config["train"]["max_steps"] == 30
+    assert (config["kind"], config["family"]) == ("lm", "gpt") and config["train"]["max_steps"] == 30
     assert config["data_split"]["val_chars"] > 0 and "rule" in config["data_split"]
     records = RunFolder(trained_run).read_metrics()
     train_losses = [r["train_loss"] for r in records if "train_loss" in r]

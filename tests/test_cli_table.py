@@ -25,7 +25,7 @@ def expected_default(cls, field) -> str | None:
         value = resolve(cls.presets)[cls.default_preset]
         for part in field.metadata["config"].split("."):
             value = getattr(value, part)
-        return f"{value} in the {cls.default_preset} preset"
+        return None if value in (None, "") else f"{value} in the {cls.default_preset} preset"
     if field.name == "preset" and getattr(cls, "default_preset", ""):
         return cls.default_preset
     if field.default in (dataclasses.MISSING, None, False, "") or field.metadata.get("positional"):

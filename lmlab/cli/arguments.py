@@ -119,8 +119,11 @@ def config_default(cls: type, path: str) -> Any:
 
 def documented_default(cls: type, field: dataclasses.Field) -> str | None:
     """What the help says the default is (None: say nothing), computed from the code."""
+    if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+        return None  # a required argument
     if "config" in field.metadata and getattr(cls, "presets", None):
-        return f"{config_default(cls, field.metadata['config'])} in the {cls.default_preset} preset"
+        value = config_default(cls, field.metadata["config"])
+        return None if value in (None, "") else f"{value} in the {cls.default_preset} preset"
     if field.name == "preset" and getattr(cls, "default_preset", None):
         return cls.default_preset
     if field.default is dataclasses.MISSING or field.default in (None, False, "") or field.metadata.get("positional"):

@@ -1,7 +1,7 @@
 """What the word-level sentence classifiers share (lexicon, bag of words, TextCNN, BiLSTM).
 
 They all read one sentence as word ids ``(B, T)`` from lmlab's word tokenizer, padded with -1
-(`lmlab.nn.masks.PAD`), and follow the classifier contract of `lmlab.models.classifiers`:
+(`lmlab.nn.masks.PAD`), and follow the classifier contract of `lmlab.recipes.classifier_families`:
 ``model(ids, segments, labels) -> (logits (B, n_labels), cross-entropy or None)``. Segments are
 accepted and ignored: a single sentence has one segment.
 """

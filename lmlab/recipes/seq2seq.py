@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Optional
 
 import torch
 
-from lmlab.config import apply_overrides, config_from_dict, config_to_dict, preset
+from lmlab.config import config_from_dict, config_to_dict
 from lmlab.data.batching import in_order
 from lmlab.data.pairs import PairBatches, collate, encode_pairs, read_parallel
 from lmlab.errors import UserError
@@ -33,13 +32,15 @@ from lmlab.evaluate.metrics import perplexity
 from lmlab.generate.beam import BeamConfig, beam_search
 from lmlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from lmlab.nn.masks import PAD
-from lmlab.recipes.lm import make_tokenizer, say
+from lmlab.recipes.common import print_summary, resolve_config, resume_config, run_distributed, say
+from lmlab.recipes.lm import make_tokenizer
+from lmlab.recipes.options import BeamOptions, Seq2SeqEvalOptions, Seq2SeqTrainOptions, TranslateOptions
+from lmlab.runs import SOURCE_TOKENIZER, Run, load_run
 from lmlab.tokenizers import Tokenizer
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
 from lmlab.train.trainer import TrainConfig, Trainer
 
-SOURCE_TOKENIZER = "source_tokenizer.json"  # with separate vocabularies; the target's is tokenizer.json
 
 
 @dataclass
@@ -82,22 +83,8 @@ PRESETS = {
 
 # --- run folders -----------------------------------------------------------------------------------
 def _tokenizers(run: RunFolder, shared: bool) -> tuple[Tokenizer, Tokenizer]:
-    target = Tokenizer.load(run.tokenizer_path)
-    return (target if shared else Tokenizer.load(run.path / SOURCE_TOKENIZER)), target
-
-
-def load_run(path, device: str | torch.device = "cpu"):
-    """Reopen a translation run: (model in eval mode, source tokenizer, target tokenizer, config dict)."""
-    run = RunFolder(path)
-    config = run.read_config()
-    if config.get("model_type") != "seq2seq":
-        raise UserError(f"{run.path} is a {config.get('model_type', 'gpt')} run, not a translation model "
-                        f"(train one with `lmlab seq2seq train`)")
-    model = Seq2Seq(config_from_dict(Seq2SeqConfig, config["model"], str(run.config_path)))
-    source_tokenizer, target_tokenizer = _tokenizers(run, config["data"]["shared_vocab"])
-    model.check_tokenizers(source_tokenizer, target_tokenizer)
-    run.load_model(model)
-    return model.to(device).eval(), source_tokenizer, target_tokenizer, config
+    target = run.load_tokenizer()
+    return (target if shared else run.load_tokenizer(SOURCE_TOKENIZER)), target
 
 
 def _train_tokenizers(data: TranslationDataConfig, pairs: list[tuple[str, str]], run: RunFolder):
@@ -119,62 +106,53 @@ def _train_tokenizers(data: TranslationDataConfig, pairs: list[tuple[str, str]],
 
 
 # --- lmlab seq2seq train -----------------------------------------------------------------------------
-def _config_from_args(args) -> Seq2SeqRunConfig:
-    if not args.data:
-        raise UserError("--data DIR is required: a folder with train.SRC, train.TGT, val.SRC and val.TGT")
-    config = preset(PRESETS, args.preset or "cpu")
-    config.data.corpus, config.data.src, config.data.tgt = str(args.data), args.src, args.tgt
-    apply_overrides({"model": config.model, "train": config.train, "data": config.data}, args.overrides)
-    if args.max_steps is not None:
-        config.train.max_steps = args.max_steps
-    if args.seed is not None:
-        config.train.seed = args.seed
-    if config.train.max_steps < 1 or config.train.batch_size < 1 or config.train.grad_accum < 1:
-        raise UserError("max_steps, batch_size and grad_accum must be >= 1")
-    return config
+def resolve_run(options: Seq2SeqTrainOptions, run: RunFolder) -> tuple[Seq2SeqRunConfig, bool]:
+    """(configuration, whether it resumes a saved run)."""
+    if not options.resume:
+        if not options.data:
+            raise UserError("--data DIR is required: a folder with train.SRC, train.TGT, val.SRC and val.TGT")
+        if run.config_path.exists():
+            raise UserError(f"{run.path} already holds a run: continue it with --resume or choose another --out")
+        return resolve_config(PRESETS, options, Seq2SeqTrainOptions.default_preset), False
+    saved = run.read_config(expect="seq2seq", command="lmlab seq2seq train --resume")
+    config = Seq2SeqRunConfig(*(config_from_dict(cls, saved[section], str(run.config_path)) for cls, section in
+                                ((Seq2SeqConfig, "model"), (TrainConfig, "train"), (TranslationDataConfig, "data"))))
+    return resume_config(config, options, str(run.path), saved.get("preset")), True
 
 
-def train_command(args) -> None:
-    context = distributed.setup(args.device)
-    try:
-        summary = train(args, context)
-    finally:
-        distributed.cleanup(context)
-    if context.is_main:
+def train_command(options: Seq2SeqTrainOptions) -> None:
+    summary = run_distributed(train, options)
+    if summary is not None:
         say(f"done: step {summary['step']}, best validation loss {summary['best_val_loss']:.4f} "
             f"in {summary['seconds']:.0f}s{' (interrupted: continue with --resume)' if summary['interrupted'] else ''}"
             f". BLEU: lmlab seq2seq eval {summary['out']}")
+    print_summary(summary, options)
 
 
-def train(args, context: distributed.Context) -> dict:
-    if args.resume:
-        if not args.out or args.overrides or args.preset:
-            raise UserError("--resume takes its configuration from the run's config.json: give --out RUN, "
-                            "drop --preset/--set")
-        run = RunFolder(args.out)
-        saved = run.read_config()
-        config = Seq2SeqRunConfig(*(config_from_dict(cls, saved[section], str(run.config_path)) for cls, section in
-                                    ((Seq2SeqConfig, "model"), (TrainConfig, "train"), (TranslationDataConfig, "data"))))
-        if args.max_steps is not None:
-            config.train.max_steps = args.max_steps
-    else:
-        config = _config_from_args(args)
-        out = args.out or f"runs/seq2seq-{args.preset or 'cpu'}-{Path(args.data).name}-{args.src}-{args.tgt}"
-        run = RunFolder(out)
-        if run.config_path.exists():
-            raise UserError(f"{run.path} already holds a run: continue it with --resume or choose another --out")
+def _new_run(config: Seq2SeqRunConfig, run: RunFolder, preset: str, train_pairs, val_pairs) -> None:
+    """Rank 0 of a new run: the tokenizers, then the model's vocabulary sizes, then config.json."""
+    run.path.mkdir(parents=True, exist_ok=True)
+    source_tokenizer, target_tokenizer = _train_tokenizers(config.data, train_pairs, run)
+    config.model.src_vocab_size, config.model.tgt_vocab_size = source_tokenizer.vocab_size, target_tokenizer.vocab_size
+    config.model.share_embeddings = config.model.share_embeddings and config.data.shared_vocab
+    config.model.validate()
+    run.write_config({"kind": "seq2seq", "family": "seq2seq", "preset": preset, "model": config_to_dict(config.model),
+                      "train": config_to_dict(config.train), "data": config_to_dict(config.data),
+                      "pairs": {"train": len(train_pairs), "val": len(val_pairs)}})
+
+
+def train(options: Seq2SeqTrainOptions, context: distributed.Context) -> dict:
+    preset = options.preset or Seq2SeqTrainOptions.default_preset
+    if options.resume and not options.out:
+        raise UserError("--resume continues the run in --out: give --out RUN")
+    run = RunFolder(options.out or f"runs/seq2seq-{preset}-{Path(options.data or '').name}-{options.src or 'en'}-"
+                                   f"{options.tgt or 'de'}")
+    config, resume = resolve_run(options, run)
     data, t = config.data, config.train
     train_pairs = read_parallel(data.corpus, "train", data.src, data.tgt)
     val_pairs = read_parallel(data.corpus, "val", data.src, data.tgt)
-    if context.is_main and not args.resume:
-        run.path.mkdir(parents=True, exist_ok=True)
-        source_tokenizer, target_tokenizer = _train_tokenizers(data, train_pairs, run)
-        config.model.src_vocab_size, config.model.tgt_vocab_size = source_tokenizer.vocab_size, target_tokenizer.vocab_size
-        config.model.share_embeddings = config.model.share_embeddings and data.shared_vocab
-        config.model.validate()
-        run.write_config({"model_type": "seq2seq", "model": config_to_dict(config.model),
-                          "train": config_to_dict(config.train), "data": config_to_dict(data),
-                          "pairs": {"train": len(train_pairs), "val": len(val_pairs)}})
+    if context.is_main and not resume:
+        _new_run(config, run, preset, train_pairs, val_pairs)
     distributed.barrier(context)
     config.model = config_from_dict(Seq2SeqConfig, run.read_config()["model"], str(run.config_path))
     source_tokenizer, target_tokenizer = _tokenizers(run, data.shared_vocab)
@@ -191,7 +169,7 @@ def train(args, context: distributed.Context) -> dict:
     trainer = Trainer(model, t, run, context=context, eval_batches=lambda: eval_set,
                       train_batches=lambda step: batches.step_batches(step, t.batch_size, t.grad_accum,
                                                                       context.rank, context.world_size))
-    if args.resume:
+    if resume:
         trainer.resume()
     if context.is_main:
         say(f"seq2seq {data.src}->{data.tgt}: {model.num_parameters() / 1e6:.2f}M parameters; "
@@ -202,11 +180,15 @@ def train(args, context: distributed.Context) -> dict:
     summary = trainer.fit()
     summary.update(seconds=time.perf_counter() - started, out=str(run.path))
     if context.is_main and not summary["interrupted"]:
-        model.eval()
-        for (source, reference), hypothesis in zip(val_pairs[:3], translate(
-                model, source_tokenizer, target_tokenizer, [s for s, _ in val_pairs[:3]], BeamConfig(beams=1))):
-            say(f"  {source}\n  -> {hypothesis}\n     (reference: {reference})")
+        _show_translations(model, source_tokenizer, target_tokenizer, val_pairs[:3])
     return summary
+
+
+def _show_translations(model, source_tokenizer, target_tokenizer, pairs) -> None:
+    model.eval()
+    for (source, reference), hypothesis in zip(pairs, translate(
+            model, source_tokenizer, target_tokenizer, [s for s, _ in pairs], BeamConfig(beams=1))):
+        say(f"  {source}\n  -> {hypothesis}\n     (reference: {reference})")
 
 
 # --- translating --------------------------------------------------------------------------------------
@@ -230,25 +212,30 @@ def translate(model: Seq2Seq, source_tokenizer, target_tokenizer, sentences: lis
     return translations
 
 
-def _beam_from_args(args) -> BeamConfig:
-    beam = BeamConfig(beams=args.beams, length_penalty=args.length_penalty)
+def _beam(options: BeamOptions) -> BeamConfig:
+    beam = BeamConfig(beams=options.beams, length_penalty=options.length_penalty)
     beam.validate()
     return beam
 
 
-def translate_command(args) -> None:
-    if (args.text is None) == (args.file is None):
+def _open(options, command: str) -> Run:
+    return load_run(options.run, distributed.resolve_device(options.device), expect="seq2seq", command=command)
+
+
+def translate_command(options: TranslateOptions) -> None:
+    if (options.text is None) == (options.file is None):
         raise UserError("give the text to translate, or --file PATH with one sentence per line")
-    beam = _beam_from_args(args)
-    model, source_tokenizer, target_tokenizer, _ = load_run(args.run, distributed.resolve_device(args.device))
-    if args.file is not None:
-        if not Path(args.file).is_file():
-            raise UserError(f"--file {args.file}: not found")
-        sentences = Path(args.file).read_text(encoding="utf-8").splitlines()
+    beam = _beam(options)
+    run = _open(options, "lmlab translate")
+    model, source_tokenizer, target_tokenizer = run.model, run.source_tokenizer, run.tokenizer
+    if options.file is not None:
+        if not Path(options.file).is_file():
+            raise UserError(f"--file {options.file}: not found")
+        sentences = Path(options.file).read_text(encoding="utf-8").splitlines()
     else:
-        sentences = [args.text]
+        sentences = [options.text]
     for source, translation in zip(sentences, translate(model, source_tokenizer, target_tokenizer, sentences, beam)):
-        print(json.dumps({"source": source, "translation": translation}, ensure_ascii=False) if args.json
+        print(json.dumps({"source": source, "translation": translation}, ensure_ascii=False) if options.json
               else translation, flush=True)
 
 
@@ -266,17 +253,17 @@ def teacher_forced_loss(model: Seq2Seq, encoded, batch_size: int = 64) -> tuple[
     return total / max(tokens, 1), tokens
 
 
-def eval_command(args) -> None:
+def eval_command(options: Seq2SeqEvalOptions) -> None:
     import sacrebleu
 
-    beam = _beam_from_args(args)
-    model, source_tokenizer, target_tokenizer, config = load_run(args.run, distributed.resolve_device(args.device))
-    data = config["data"]
-    pairs = read_parallel(args.data or data["corpus"], args.split, data["src"], data["tgt"])
-    if args.limit is not None:
-        if args.limit < 1:
-            raise UserError(f"--limit must be >= 1, got {args.limit}")
-        pairs = pairs[:args.limit]
+    beam = _beam(options)
+    run = _open(options, "lmlab seq2seq eval")
+    model, source_tokenizer, target_tokenizer, data = run.model, run.source_tokenizer, run.tokenizer, run.config["data"]
+    pairs = read_parallel(options.data or data["corpus"], options.split, data["src"], data["tgt"])
+    if options.limit is not None:
+        if options.limit < 1:
+            raise UserError(f"--limit must be >= 1, got {options.limit}")
+        pairs = pairs[:options.limit]
     started = time.perf_counter()
     hypotheses = translate(model, source_tokenizer, target_tokenizer, [s for s, _ in pairs], beam)
     seconds = time.perf_counter() - started
@@ -284,15 +271,15 @@ def eval_command(args) -> None:
     score = bleu.corpus_score(hypotheses, [[t for _, t in pairs]])
     loss, tokens = teacher_forced_loss(model, encode_pairs(source_tokenizer, target_tokenizer, pairs,
                                                            model.config.block_size))
-    if args.out:
-        Path(args.out).write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+    if options.out:
+        Path(options.out).write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     result = {"bleu": round(score.score, 2), "signature": str(bleu.get_signature()), "sentences": len(pairs),
-              "split": args.split, "beams": beam.beams, "length_penalty": beam.length_penalty,
+              "split": options.split, "beams": beam.beams, "length_penalty": beam.length_penalty,
               "loss": loss, "perplexity": perplexity(loss), "target_tokens": tokens,
               "translation_seconds": round(seconds, 1)}
-    if args.json:
+    if options.json:
         print(json.dumps(result))
     else:
-        print(f"{args.split}: BLEU {score.score:.2f} ({score}; {bleu.get_signature()}) over {len(pairs):,} sentences "
+        print(f"{options.split}: BLEU {score.score:.2f} ({score}; {bleu.get_signature()}) over {len(pairs):,} sentences "
               f"with {beam.beams} beams; loss {loss:.4f}, perplexity {perplexity(loss):.2f} "
               f"({loss / math.log(2):.3f} bits/token)")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import sys
 import time
 import typing
 from pathlib import Path
@@ -38,9 +37,9 @@ def train_command(options: TokenizerTrainOptions) -> None:
     from lmlab.tokenizers import TOKENIZERS
 
     cls = TOKENIZERS[options.algo]
-    options = training_options(cls, options.overrides)
+    settings = training_options(cls, options.overrides)  # the algorithm's own keyword arguments
     if "progress" in inspect.signature(cls.train).parameters:
-        options["progress"] = True
+        settings["progress"] = True
     if options.vocab_size is not None and options.vocab_size < 1:
         raise UserError(f"--vocab-size must be positive, got {options.vocab_size}")
     corpus = load_corpus(options.data)
@@ -48,7 +47,7 @@ def train_command(options: TokenizerTrainOptions) -> None:
     characters = sum(len(text) for text in texts)
     say(f"training a {options.algo} tokenizer on the training split of {corpus.name} ({characters:,} characters)")
     start = time.perf_counter()
-    tokenizer = cls().train(texts, vocab_size=options.vocab_size, **options)
+    tokenizer = cls().train(texts, vocab_size=options.vocab_size, **settings)
     seconds = time.perf_counter() - start
     out = Path(options.out)
     if out.parent != Path("."):

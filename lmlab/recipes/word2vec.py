@@ -16,7 +16,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 
 from lmlab.data.corpora import load_corpus
 from lmlab.embeddings.evaluate import evaluate_analogies, evaluate_similarity

@@ -47,7 +47,7 @@ def test_profile_command_reports_every_measure(tmp_path, text_file, capsys):
     capsys.readouterr()
     assert main(["profile", str(out), "--json", "--batch-sizes", "1,3", "--steps", "1", "--new-tokens", "5"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["model_type"] == "gru" and result["parameters"] > result["parameters_without_embeddings"] > 0
+    assert result["family"] == "gru" and result["parameters"] > result["parameters_without_embeddings"] > 0
     assert [row["batch_size"] for row in result["training"]] == [1, 3] == [r["batch_size"] for r in result["generation"]]
     peak = result["device"]
     assert peak["peak_flops"] > 1e8 and "measured" in peak["source"]

@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from lmlab.cli import CLASSIFIER_FAMILIES, main
+import dataclasses
+
+from lmlab.cli import main
 from lmlab.errors import UserError
-from lmlab.models.classifiers import CLASSIFIERS
-from lmlab.recipes import classify
+from lmlab.recipes import classifier_families
 
 POSITIVE = ["a good film", "really great acting", "wonderful and charming", "i loved it", "a fine , funny movie",
             "great fun", "charming story , good cast", "the best film this year", "funny and wonderful",
@@ -30,8 +31,10 @@ def tiny(tmp_path_factory):
     return folder
 
 
-def test_the_cli_lists_every_family():
-    assert set(CLASSIFIER_FAMILIES) == set(CLASSIFIERS) == set(classify.FAMILY_PRESETS)
+def test_every_family_has_tiny_and_default_presets_of_its_own_config():
+    for family in classifier_families.CLASSIFIERS.values():
+        assert {"tiny", "default"} <= set(family.presets), family.name
+        assert all(isinstance(p.model, family.config_class) for p in family.presets.values()), family.name
 
 
 @pytest.mark.parametrize("family", ["lexicon", "perceptron", "bow", "textcnn", "bilstm"])
@@ -42,7 +45,7 @@ def test_train_eval_predict(family, tiny, tmp_path, capsys):
                  "--device", "cpu", "--json", *extra]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert {"config.json", "tokenizer.json", "model.safetensors"} <= {p.name for p in out.iterdir()}
-    assert json.loads((out / "config.json").read_text())["model_type"] == family
+    assert json.loads((out / "config.json").read_text())["family"] == family
     assert summary["parameters"] > 0 and summary["seconds"] >= 0
     assert main(["classify", "eval", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -84,7 +87,8 @@ def test_compare_writes_one_table_and_skips_what_cannot_start(tiny, tmp_path, ca
     def no_bert(*args):
         raise UserError("--init minilm: no network here")
 
-    monkeypatch.setitem(classify.STARTS, "bert", no_bert)  # as without network
+    bert = classifier_families.CLASSIFIERS["bert"]
+    monkeypatch.setitem(classifier_families.CLASSIFIERS, "bert", dataclasses.replace(bert, start=no_bert))
     out = tmp_path / "compare"
     assert main(["classify", "compare", "--data", str(tiny), "--models", "perceptron,textcnn,bert",
                  "--preset", "tiny", "--max-steps", "20", "--out", str(out), "--json"]) == 0
@@ -109,16 +113,15 @@ def test_user_mistakes_exit_2_with_one_line(tiny, tmp_path, capsys):
           "--out", str(tmp_path / "c")], "no-vectors"),
         (["classify", "train", "--model", "textcnn", "--set", "widths=a,b", "--data", str(tiny), "--out",
           str(tmp_path / "d")], "widths"),
-        (["classify", "compare", "--data", str(tiny), "--models", "lexicon,nonesuch"], "known classifiers"),
+        (["classify", "compare", "--data", str(tiny), "--models", "lexicon,nonesuch"], "unknown classifier 'nonesuch'"),
+        (["classify", "train", "--model", "nonesuch", "--data", str(tiny), "--out", str(tmp_path / "e")],
+         "unknown classifier 'nonesuch'; choose one of: bert, lexicon"),
         (["classify", "errors", str(tmp_path / "no-run")], "not found"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, (argv, err)
-    with pytest.raises(SystemExit) as exit_info:  # argparse's own choices check
-        main(["classify", "train", "--model", "nonesuch", "--data", str(tiny)])
-    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 def test_textcnn_starts_from_word2vec_vectors(tiny, tmp_path, capsys):

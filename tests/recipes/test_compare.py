@@ -27,7 +27,7 @@ def test_compare_tiny_runs_end_to_end_and_writes_the_table(tmp_path, text_file, 
 
 
 def test_compare_mistakes_are_one_line(tmp_path, capsys):
-    for args, message in [(["--models", "gpt,transformer"], "unknown ['transformer']"),
+    for args, message in [(["--models", "gpt,transformer"], "unknown model family 'transformer'"),
                           (["--set", "n_layer=2"], "not a training setting shared by every family"),
                           (["--max-steps", "3", "--budget-seconds", "2"], "not both")]:
         assert main(["compare", "--preset", "tiny", "--out", str(tmp_path / "x"), *args]) == 2

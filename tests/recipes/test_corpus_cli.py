@@ -23,7 +23,7 @@ def test_show_a_missing_path_exits_2_with_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "lmlab corpus: error: unknown corpus '/no/such/path': not a corpus name (shakespeare, pydoc) "
+        "lmlab corpus show: error: unknown corpus '/no/such/path': not a corpus name (shakespeare, pydoc) "
         "nor an existing file or folder"]
 
 
@@ -31,7 +31,7 @@ def test_download_an_unknown_corpus_exits_2(tmp_path):
     result = lmlab("corpus", "download", "wikitext", cache=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "lmlab corpus: error: unknown corpus 'wikitext': the named corpora are shakespeare, pydoc"]
+        "lmlab corpus download: error: unknown corpus 'wikitext': the named corpora are shakespeare, pydoc"]
 
 
 def test_list_json_emits_one_valid_json_object_per_corpus(tmp_path):

@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.numpy import load_file
 
-from lmlab.cli import MODEL_FAMILIES, main
+from lmlab.cli import main
 from lmlab.data.lm import StreamSampler
-from lmlab.models.registry import MODELS
+from lmlab.recipes.families import LM_FAMILIES
 from lmlab.models.rnn_lm import RNNLM, RNNLMConfig
 from lmlab.recipes import lm
 from lmlab.train.checkpoint import RunFolder
@@ -26,10 +26,11 @@ def corpus(tmp_path_factory):
     return path
 
 
-def test_the_command_line_knows_every_registered_family():
-    assert MODEL_FAMILIES == list(MODELS)
-    assert set(lm.FAMILY_PRESETS) == set(MODELS)
-    assert all({"tiny", "cpu"} <= set(presets) for presets in lm.FAMILY_PRESETS.values())
+def test_every_registered_family_has_tiny_and_cpu_presets_of_its_own_config():
+    assert list(LM_FAMILIES) == ["ngram", "ffnn", "rnn", "lstm", "gru", "cnn", "gpt"]  # counting to attention
+    for family in LM_FAMILIES.values():
+        assert {"tiny", "cpu"} <= set(family.presets), family.name
+        assert all(isinstance(p.model, family.config_class) for p in family.presets.values()), family.name
 
 
 @pytest.mark.parametrize("family", ["ngram", "ffnn", "rnn", "lstm", "gru", "cnn"])
@@ -38,7 +39,7 @@ def test_every_family_trains_samples_and_evaluates_through_one_interface(family,
     assert main(["train", "--model", family, "--data", str(corpus), "--out", str(out), "--preset", "tiny",
                  "--max-steps", "4", "--set", "log_every=1"]) == 0
     config = RunFolder(out).read_config()
-    assert config["model_type"] == family and config["model"]["vocab_size"] > 0
+    assert config["family"] == family and config["model"]["vocab_size"] > 0
     names = {p.name for p in out.iterdir()}
     assert {"config.json", "tokenizer.json", "model.safetensors", "metrics.jsonl", "loss.png"} <= names
     if family == "ngram":  # counted: no optimizer state, counts as plain arrays (no pickle)
@@ -125,7 +126,6 @@ def test_evaluation_gives_each_model_all_the_context_it_can_use(family):
     cache is bounded, scores block_size windows afresh."""
     from lmlab.data.lm import sequential_windows
     from lmlab.evaluate.metrics import language_model_loss
-    from lmlab.models.registry import build_model
 
     torch.manual_seed(0)
     ids = np.random.default_rng(0).integers(0, 20, size=121).astype(np.uint16)
@@ -134,7 +134,7 @@ def test_evaluation_gives_each_model_all_the_context_it_can_use(family):
         config.update(cell="lstm", n_embd=8, n_hidden=8, n_layer=1)
     elif family == "gpt":
         config.update(n_layer=1, n_head=2, n_embd=8)
-    model = build_model(family, config)
+    model = LM_FAMILIES[family].build(config)
     if family == "ngram":
         model.fit(np.random.default_rng(1).integers(0, 20, size=500))
     loss, tokens = lm.evaluation_loss(model.eval(), ids, 16, "cpu", batch_size=1)

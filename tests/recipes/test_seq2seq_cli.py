@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from lmlab.cli import main
-from lmlab.recipes.seq2seq import load_run
+from lmlab.runs import load_run
 from lmlab.train.checkpoint import RunFolder
 
 WORDS = {"a": "ein", "dog": "Hund", "cat": "Katze", "runs": "läuft", "sleeps": "schläft", "big": "großer",
@@ -40,7 +40,7 @@ def run(parallel, tmp_path_factory):
 
 def test_train_writes_a_run_folder_with_a_shared_vocabulary(run):
     config = RunFolder(run).read_config()
-    assert config["model_type"] == "seq2seq" and config["data"]["shared_vocab"]
+    assert config["kind"] == "seq2seq" and config["data"]["shared_vocab"]
     assert config["model"]["src_vocab_size"] == config["model"]["tgt_vocab_size"] and config["pairs"]["train"] == 300
     assert {"tokenizer.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl"} <= {p.name for p in run.iterdir()}
     losses = [r["train_loss"] for r in RunFolder(run).read_metrics() if "train_loss" in r]
@@ -51,7 +51,8 @@ def test_separate_vocabularies_and_exact_resume(parallel, tmp_path):
     out = tmp_path / "separate"
     common = ["seq2seq", "train", "--data", str(parallel), "--out", str(out), "--preset", "tiny", "--set", "log_every=1"]
     assert main([*common, "--max-steps", "6", "--set", "shared_vocab=false", "--set", "vocab_size=270"]) == 0
-    model, source_tokenizer, target_tokenizer, config = load_run(out)
+    run = load_run(out, expect="seq2seq")
+    model, source_tokenizer, target_tokenizer, config = run.model, run.source_tokenizer, run.tokenizer, run.config
     assert (out / "source_tokenizer.json").is_file() and not config["model"]["share_embeddings"]
     assert model.source_embedding is not model.target_embedding
     assert main(["seq2seq", "train", "--out", str(out), "--resume", "--max-steps", "8"]) == 0

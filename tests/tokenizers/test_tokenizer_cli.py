@@ -110,7 +110,7 @@ def test_user_mistakes_exit_2_with_one_line(trained, args, message):
     result = lmlab("tokenizer", *[a.format(path=path) for a in args], cwd=folder)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     error = result.stderr.splitlines()[-1]  # any line before it is progress ("training a bpe tokenizer on ...")
-    assert error.startswith("lmlab tokenizer: error:") and message in error
+    assert error.startswith(f"lmlab tokenizer {args[0]}: error:") and message in error
 
 
 @pytest.mark.parametrize("args", [["encode", "{path}", "hello"], ["inspect", "{path}"],
