@@ -77,7 +77,11 @@ def _settings(options: CompareOptions) -> tuple[ComparePreset, list[LMFamily]]:
         settings.max_steps = None
     if (settings.max_steps or 1) < 1 or (settings.budget_seconds or 1) <= 0:
         raise UserError("--max-steps must be >= 1 and --budget-seconds > 0")
-    apply_overrides({"train": TrainConfig()}, [a.strip().removeprefix("train.") for a in options.overrides])
+    shared = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key in (a.partition("=")[0].strip().removeprefix("train.") for a in options.overrides):
+        if key not in shared:
+            raise UserError(f"--set: {key!r} is not a training setting shared by every family; valid keys: "
+                            f"{', '.join(sorted(shared))}")
     names = [name.strip() for name in options.models.split(",")] if options.models else list(LM_FAMILIES)
     families = [lm_family(name, "--models") for name in names]
     if not families:
