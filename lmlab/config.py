@@ -3,13 +3,18 @@
 Every model and trainer is configured by a plain dataclass. This module is the only place that
 knows how to turn one into JSON and back, and how to apply command-line overrides with the right
 types, so that `--set n_layer=4 --set lr=3e-4` works for every recipe and an unknown key is an
-error that lists the valid ones.
+error that lists the valid ones. A config's field comments are its documentation: `field_comments`
+reads them, and the command line prints them as help (`lmlab.cli.arguments`).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import inspect
+import io
+import tokenize
 import types
 import typing
 from typing import Any
@@ -117,3 +122,51 @@ def preset(presets: dict[str, Any], name: str):
     if name not in presets:
         raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(presets)}")
     return copy.deepcopy(presets[name])
+
+
+# --- field metadata for command options (`lmlab.cli.arguments` reads it) ---------------------------
+def positional(nargs: str | None = None, metavar: str | None = None) -> dict:
+    """A positional argument (RUN, TEXT, WORD ...), optionally with argparse's nargs."""
+    return {"positional": True, "nargs": nargs, "metavar": metavar}
+
+
+def flag(name: str, metavar: str | None = None) -> dict:
+    """An option spelled differently from its field (``-n``, ``--set`` for ``overrides``)."""
+    return {"flag": name, "metavar": metavar}
+
+
+def from_config(path: str, **more) -> dict:
+    """An option that sets the config field `path` ("train.seed"); None keeps the preset's value."""
+    return {"config": path, **more}
+
+
+# --- field comments ----------------------------------------------------------------------------------
+@functools.cache
+def field_comments(cls: type) -> dict[str, str]:
+    """The comment after each field of a dataclass (and of its bases), continuation lines joined."""
+    comments: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            comments.update(_comments_in_source(inspect.getsource(klass)))
+    return comments
+
+
+def _comments_in_source(source: str) -> dict[str, str]:
+    comments, current, line_of_field = {}, None, -1
+    tokens = list(tokenize.generate_tokens(io.StringIO(inspect.cleandoc(source) + "\n").readline))
+    for index, token in enumerate(tokens):
+        starts_line = index == 0 or tokens[index - 1].type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                                                                tokenize.NL)
+        if (token.type == tokenize.NAME and starts_line and index + 1 < len(tokens)
+                and tokens[index + 1].string == ":" and token.start[1] == 4):
+            current, line_of_field = token.string, token.start[0]
+        elif token.type == tokenize.COMMENT and current is not None:
+            text = token.string.lstrip("#").strip()
+            if token.start[0] == line_of_field:
+                comments[current] = text
+            elif token.start[0] == line_of_field + 1 and current in comments:  # a continuation line
+                comments[current] += " " + text
+                line_of_field += 1
+        elif token.type == tokenize.NEWLINE and token.start[0] != line_of_field:
+            current = None
+    return comments

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmlab import __version__
 from lmlab.config import config_from_dict
 from lmlab.embeddings.vectors import WordVectors
+from lmlab.errors import UserError
 from lmlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from lmlab.recipes.classifier_families import classifier_family
 from lmlab.recipes.encoder_families import encoder_family
@@ -95,7 +97,11 @@ def load_run(path, device="cpu", expect: str | tuple[str, ...] | None = None, co
     """The run in `path`, rebuilt; `expect` names the kinds the caller accepts (None: any)."""
     folder = RunFolder(path)
     config = folder.read_config(expect, command)
+    if config["kind"] not in LOADERS:
+        raise UserError(f"{folder.config_path}: unknown kind {config['kind']!r}; lmlab {__version__} opens "
+                        f"{', '.join(LOADERS)}")
     model, tokenizer, source_tokenizer = LOADERS[config["kind"]](folder, config)
     if hasattr(model, "to"):
         model = model.to(device).eval()
     return Run(folder.path, config["kind"], config, model, tokenizer, source_tokenizer)
+

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from lmlab.cli import build_parser, main
-from lmlab.cli.arguments import field_comments, resolve
+from lmlab.cli.arguments import resolve
+from lmlab.config import field_comments
 from lmlab.cli.table import COMMANDS
 
 

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import importlib
-import inspect
-import io
 import sys
-import tokenize
 import types
 import typing
 from typing import Any
+
+from lmlab.config import field_comments
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,58 +35,10 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-# --- what a field's metadata may say ---------------------------------------------------------------
-def positional(nargs: str | None = None, metavar: str | None = None) -> dict:
-    """A positional argument (RUN, TEXT, WORD ...), optionally with argparse's nargs."""
-    return {"positional": True, "nargs": nargs, "metavar": metavar}
-
-
-def flag(name: str, metavar: str | None = None) -> dict:
-    """An option spelled differently from its field (``-n``, ``--set`` for ``overrides``)."""
-    return {"flag": name, "metavar": metavar}
-
-
-def from_config(path: str, **more) -> dict:
-    """An option that sets the config field `path` ("train.seed"); None keeps the preset's value."""
-    return {"config": path, **more}
-
-
 def resolve(target: str):
     """Import ``"package.module:attribute"``."""
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
-
-
-# --- field comments ----------------------------------------------------------------------------------
-@functools.cache
-def field_comments(cls: type) -> dict[str, str]:
-    """The comment after each field of a dataclass (and of its bases), continuation lines joined."""
-    comments: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if dataclasses.is_dataclass(klass):
-            comments.update(_comments_in_source(inspect.getsource(klass)))
-    return comments
-
-
-def _comments_in_source(source: str) -> dict[str, str]:
-    comments, current, line_of_field = {}, None, -1
-    tokens = list(tokenize.generate_tokens(io.StringIO(inspect.cleandoc(source) + "\n").readline))
-    for index, token in enumerate(tokens):
-        starts_line = index == 0 or tokens[index - 1].type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
-                                                                tokenize.NL)
-        if (token.type == tokenize.NAME and starts_line and index + 1 < len(tokens)
-                and tokens[index + 1].string == ":" and token.start[1] == 4):
-            current, line_of_field = token.string, token.start[0]
-        elif token.type == tokenize.COMMENT and current is not None:
-            text = token.string.lstrip("#").strip()
-            if token.start[0] == line_of_field:
-                comments[current] = text
-            elif token.start[0] == line_of_field + 1 and current in comments:  # a continuation line
-                comments[current] += " " + text
-                line_of_field += 1
-        elif token.type == tokenize.NEWLINE and token.start[0] != line_of_field:
-            current = None
-    return comments
 
 
 # --- types -------------------------------------------------------------------------------------------

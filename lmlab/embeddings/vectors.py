@@ -31,6 +31,7 @@ import torch
 
 from lmlab.errors import UserError
 from lmlab.io import atomic_write, atomic_write_json
+from lmlab.train.checkpoint import RunFolder
 
 VECTORS_FORMAT_VERSION = 1
 VECTORS_FILE = "vectors.safetensors"
@@ -228,10 +229,12 @@ class WordVectors:
         return cls(words, torch.from_numpy(rows))
 
 
-def load_vectors(path: str | Path) -> WordVectors:
-    """Word vectors from an lmlab word2vec run folder or a word2vec text file (``N D`` header)."""
+def load_vectors(path: str | Path, command: str = "this command") -> WordVectors:
+    """Word vectors from an lmlab word2vec run folder (another kind of run is refused by name) or a
+    word2vec text file (``N D`` header)."""
     path = Path(path)
     if path.is_dir():
+        RunFolder(path).read_config(expect="word2vec", command=command)
         return WordVectors.load(path)
     if path.is_file():
         return WordVectors.load_text(path)

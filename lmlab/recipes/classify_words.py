@@ -24,6 +24,7 @@ from lmlab.data.pretrained import vader_lexicon
 from lmlab.errors import UserError
 from lmlab.models.bow import count_bigrams
 from lmlab.models.lexicon import BOOSTERS, CONTRASTS, NEGATIONS, induce_lexicon, read_lexicon
+from lmlab.embeddings.vectors import load_vectors
 from lmlab.tokenizers.word import WordTokenizer
 
 
@@ -112,9 +113,5 @@ def start_neural(family, config, init: str, train_examples: list, n_labels: int)
 
 
 def word_vectors(init: str):
-    try:
-        from lmlab.embeddings.vectors import load_vectors
-    except ImportError:
-        raise UserError(f"--init {init}: word vectors need lmlab.embeddings (lmlab word2vec), which this "
-                        f"install lacks; use --init random") from None
-    return load_vectors(Path(init).expanduser())
+    """--init: an `lmlab word2vec` run folder or a word2vec text file."""
+    return load_vectors(Path(init).expanduser(), "lmlab classify train --init")

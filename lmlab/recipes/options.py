@@ -13,16 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Optional
 
-from lmlab.cli.arguments import flag, from_config, positional
+from lmlab.config import flag, from_config, positional
 
 Device = Literal["auto", "cpu", "cuda"]
 TRAIN_CONFIG = "lmlab.train.trainer:TrainConfig"
 options = dataclass(kw_only=True)  # keyword-only: a positional RUN may follow inherited defaults
 
 
+@options
+class OnDevice:
+    device: Device = "auto"  # where to run: auto picks cuda when available
+
+
 # --- shared by every command that trains -----------------------------------------------------------
 @options
-class RunOptions:
+class RunOptions(OnDevice):
     """What every training or comparing command takes."""
 
     presets: ClassVar[str] = ""  # "module:PRESETS" of the command's named configurations
@@ -35,7 +40,6 @@ class RunOptions:
     max_steps: Optional[int] = field(default=None, metadata=from_config("train.max_steps"))  # optimizer steps
     # (the learning-rate schedule spans exactly these)
     seed: Optional[int] = field(default=None, metadata=from_config("train.seed"))  # random seed
-    device: Device = "auto"  # where to run: auto picks cuda when available
     json: bool = False  # print one JSON summary on stdout
 
 
@@ -73,7 +77,7 @@ class LMTrainOptions(TrainingOptions):
 
 
 @options
-class BeamOptions:
+class BeamOptions(OnDevice):
     beams: int = 4  # beam width; 1 is greedy
     length_penalty: float = 0.6  # GNMT length penalty alpha; 0 ranks by log-probability
 
@@ -91,23 +95,21 @@ class SampleOptions(BeamOptions):
     top_k: Optional[int] = None  # sample only from the K most likely tokens
     top_p: Optional[float] = None  # nucleus sampling: the smallest set of tokens whose probability reaches P
     seed: Optional[int] = None  # random seed for reproducible samples
-    device: Device = "auto"  # where to run: auto picks cuda when available
 
 
 @options
-class EvalOptions:
+class EvalOptions(OnDevice):
     """Evaluate a run on the validation split of its corpus (or of --data): mean cross-entropy per
     token and perplexity."""
 
     run: str = field(metadata=positional())  # run folder written by `lmlab train`
     data: Optional[str] = None  # corpus name or path to evaluate on (default: the run's own corpus)
     split: Literal["val", "train", "all"] = "val"  # which part of the corpus
-    device: Device = "auto"  # where to run: auto picks cuda when available
     json: bool = False  # print one JSON object {"loss", "perplexity", "tokens"} on stdout
 
 
 @options
-class ProfileOptions:
+class ProfileOptions(OnDevice):
     """Measure a trained run on this machine: parameters (with and without embeddings), FLOPs per
     token, peak memory of a training step and of generation, latency to the first token and per
     token, training and generation tokens/s at several batch sizes, and MFU against the device's
@@ -117,7 +119,6 @@ class ProfileOptions:
     batch_sizes: str = "1,2,4,8"  # comma-separated batch sizes to measure
     steps: int = 3  # timed training steps per batch size
     new_tokens: int = 64  # tokens to generate per measurement
-    device: Device = "auto"  # where to run: auto picks cuda when available
     json: bool = False  # print one JSON object with every measure
 
 
@@ -251,7 +252,6 @@ class Seq2SeqEvalOptions(BeamOptions):
     limit: Optional[int] = None  # only the first N sentence pairs
     out: Optional[str] = field(default=None, metadata=flag("--out", "FILE"))  # also write the translations,
     # one per line
-    device: Device = "auto"  # where to run: auto picks cuda when available
     json: bool = False  # print one JSON object {"bleu", "signature", "loss", "perplexity", ...}
 
 
@@ -263,12 +263,11 @@ class TranslateOptions(BeamOptions):
     text: Optional[str] = field(default=None, metadata=positional())  # the sentence to translate
     file: Optional[str] = field(default=None, metadata=flag("--file", "PATH"))  # translate each line of this
     # file instead
-    device: Device = "auto"  # where to run: auto picks cuda when available
     json: bool = False  # one JSON object {"source", "translation"} per line
 
 
 @options
-class AttentionOptions:
+class AttentionOptions(OnDevice):
     """Run a model on TEXT and draw its attention weights: one panel per head, query tokens down, key
     tokens across. GPT runs: self-attention. Translation runs: the text is the source, translated
     first; --kind picks the encoder's self-attention, the decoder's, or the cross-attention (target
@@ -282,4 +281,3 @@ class AttentionOptions:
     kind: Optional[Literal["self", "encoder", "decoder", "cross"]] = None  # which attention: self (GPT; the
     # default there), or encoder, decoder, cross (translation; default: cross)
     beams: int = 4  # beams for the translation
-    device: Device = "auto"  # where to run: auto picks cuda when available

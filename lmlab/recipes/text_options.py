@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import ClassVar, Literal, Optional
 
-from lmlab.cli.arguments import flag, from_config, positional
+from lmlab.config import flag, from_config, positional
 from lmlab.recipes.options import TrainingOptions, options
 
 

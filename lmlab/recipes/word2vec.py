@@ -20,11 +20,11 @@ from pathlib import Path
 from lmlab.data.corpora import load_corpus
 from lmlab.embeddings.evaluate import evaluate_analogies, evaluate_similarity
 from lmlab.embeddings.onehot import human_bytes, one_hot_memory
-from lmlab.embeddings.vectors import load_vectors
 from lmlab.embeddings.vocab import Vocabulary, text_sentences
 from lmlab.embeddings.word2vec import Word2Vec, Word2VecConfig
 from lmlab.errors import UserError
 from lmlab.recipes.common import resolve_config, say
+from lmlab.embeddings.vectors import load_vectors
 from lmlab.recipes.text_options import (AnalogyOptions, SimilarOptions, Word2VecEvalOptions, Word2VecTrainOptions,
                                         WordMapOptions)
 from lmlab.train.checkpoint import RunFolder
@@ -108,7 +108,7 @@ def train_command(options: Word2VecTrainOptions) -> None:
 
 # --- queries --------------------------------------------------------------------------------------
 def similar_command(options: SimilarOptions) -> None:
-    vectors = load_vectors(options.run)
+    vectors = load_vectors(options.run, "lmlab word2vec similar")
     if options.n < 1:
         raise UserError(f"-n must be at least 1, got {options.n}")
     neighbours = vectors.most_similar(options.word, options.n)
@@ -120,7 +120,7 @@ def similar_command(options: SimilarOptions) -> None:
 
 
 def analogy_command(options: AnalogyOptions) -> None:
-    vectors = load_vectors(options.run)
+    vectors = load_vectors(options.run, "lmlab word2vec analogy")
     answers = vectors.analogy(options.a, options.b, options.c, n=options.n, method=options.method)
     if options.json:
         print(json.dumps({"a": options.a, "b": options.b, "c": options.c, "method": options.method,
@@ -146,7 +146,7 @@ def eval_command(options: Word2VecEvalOptions) -> None:
         if analogies is None and wordsim is None:
             raise UserError(f"no evaluation files found: pass --analogies {ANALOGY_FILE} and/or --wordsim "
                             f"{WORDSIM_FILE} (or set {EVAL_FOLDER_ENV} to the folder holding them)")
-    vectors = load_vectors(options.run)
+    vectors = load_vectors(options.run, "lmlab word2vec eval")
     report: dict = {"run": str(options.run), "words": len(vectors)}
     if analogies is not None:
         report["analogies"] = evaluate_analogies(vectors, analogies, options.method, options.restrict_vocab)
@@ -179,7 +179,7 @@ def map_command(options: WordMapOptions) -> None:
 
     if len(options.words) < 2:
         raise UserError("give at least two words to map")
-    vectors = load_vectors(options.run)
+    vectors = load_vectors(options.run, "lmlab word2vec map")
     points = vectors.pca_2d(options.words)  # unknown words raise a UserError naming them
     figure, axes = plt.subplots(figsize=(7, 6))
     axes.scatter(points[:, 0], points[:, 1], s=18)

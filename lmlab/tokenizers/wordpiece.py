@@ -85,54 +85,7 @@ class WordPieceTokenizer(Tokenizer):
                             f"and the {len(alphabet)} characters of the training text), got {vocab_size}")
         ids = {token: i for i, token in enumerate(tokens)}
         words = [[ids[w[0]], *(ids[PREFIX + c] for c in w[1:])] for w in word_counts]
-        pairs = PairCounts(words, list(word_counts.values()))
-        symbol_counts: Counter[int] = Counter()
-        for word, count in zip(words, word_counts.values()):
-            for symbol in word:
-                symbol_counts[symbol] += count
-
-        def frequency(pair):
-            return pairs.counts[pair]
-
-        def relative_frequency(pair):
-            return pairs.counts[pair] / (symbol_counts[pair[0]] * symbol_counts[pair[1]])
-
-        score = frequency if merge_rule == "frequency" else relative_frequency
-        # Lazy heap: an entry is valid if its score is still the pair's score. A merge changes the
-        # counts of the pairs next to it; under the score rule it also changes the score of every
-        # pair holding a merged part. Those pairs are pushed again with their new scores.
-        heap = [(-score(pair), pair) for pair in pairs.counts]
-        heapq.heapify(heap)
-        pairs_with: dict[int, set] = defaultdict(set)  # symbol -> the pairs it is part of
-        for pair in pairs.counts:
-            pairs_with[pair[0]].add(pair)
-            pairs_with[pair[1]].add(pair)
-        with progress_bar(vocab_size - len(tokens), "WordPiece merges", progress) as bar:
-            while len(tokens) < vocab_size and heap:
-                negative_score, pair = heapq.heappop(heap)
-                if pair not in pairs.counts or score(pair) != -negative_score:
-                    continue  # gone, or pushed again with its current score
-                first, second = pair
-                token = tokens[first] + tokens[second][len(PREFIX):]  # the right part is always "##..."
-                if token not in ids:
-                    ids[token] = len(tokens)
-                    tokens.append(token)
-                    bar.update()
-                changes, made = pairs.merge(pair, ids[token])
-                symbol_counts[first] -= made
-                symbol_counts[second] -= made
-                symbol_counts[ids[token]] += made
-                for changed, change in changes.items():
-                    if change > 0:
-                        pairs_with[changed[0]].add(changed)
-                        pairs_with[changed[1]].add(changed)
-                if merge_rule == "frequency":
-                    touched = changes.keys()
-                else:
-                    touched = pairs_with[first] | pairs_with[second] | pairs_with[ids[token]]
-                for other in touched:
-                    if other in pairs.counts:
-                        heapq.heappush(heap, (-score(other), other))
+        merge_pairs(tokens, ids, words, list(word_counts.values()), vocab_size, merge_rule, progress)
         self.vocab = ids
         self.special_tokens = {token: ids[token] for token in (*SPECIALS, END_OF_TEXT)}
         self._index()
@@ -217,3 +170,59 @@ class WordPieceTokenizer(Tokenizer):
         hf_json.require(hf_json.is_type(normalizer, "BertNormalizer"), "normalizer for WordPiece", normalizer)
         hf_json.require(hf_json.is_type(pre_tokenizer, "BertPreTokenizer"), "pre_tokenizer for WordPiece", pre_tokenizer)
         self.normalizer = BertNormalizer.from_dict(normalizer)
+
+
+def merge_pairs(tokens: list[str], ids: dict[str, int], words: list[list[int]], counts: list[int], vocab_size: int,
+                merge_rule: str, progress: bool) -> None:
+    """Merge pairs of adjacent symbols until `tokens` (and `ids`) hold `vocab_size` entries.
+
+    `words` are the training words as symbol ids, `counts` how often each occurs.
+    """
+    pairs = PairCounts(words, counts)
+    symbol_counts: Counter[int] = Counter()
+    for word, count in zip(words, counts):
+        for symbol in word:
+            symbol_counts[symbol] += count
+
+    def frequency(pair):
+        return pairs.counts[pair]
+
+    def relative_frequency(pair):
+        return pairs.counts[pair] / (symbol_counts[pair[0]] * symbol_counts[pair[1]])
+
+    score = frequency if merge_rule == "frequency" else relative_frequency
+    # Lazy heap: an entry is valid if its score is still the pair's score. A merge changes the
+    # counts of the pairs next to it; under the score rule it also changes the score of every
+    # pair holding a merged part. Those pairs are pushed again with their new scores.
+    heap = [(-score(pair), pair) for pair in pairs.counts]
+    heapq.heapify(heap)
+    pairs_with: dict[int, set] = defaultdict(set)  # symbol -> the pairs it is part of
+    for pair in pairs.counts:
+        pairs_with[pair[0]].add(pair)
+        pairs_with[pair[1]].add(pair)
+    with progress_bar(vocab_size - len(tokens), "WordPiece merges", progress) as bar:
+        while len(tokens) < vocab_size and heap:
+            negative_score, pair = heapq.heappop(heap)
+            if pair not in pairs.counts or score(pair) != -negative_score:
+                continue  # gone, or pushed again with its current score
+            first, second = pair
+            token = tokens[first] + tokens[second][len(PREFIX):]  # the right part is always "##..."
+            if token not in ids:
+                ids[token] = len(tokens)
+                tokens.append(token)
+                bar.update()
+            changes, made = pairs.merge(pair, ids[token])
+            symbol_counts[first] -= made
+            symbol_counts[second] -= made
+            symbol_counts[ids[token]] += made
+            for changed, change in changes.items():
+                if change > 0:
+                    pairs_with[changed[0]].add(changed)
+                    pairs_with[changed[1]].add(changed)
+            if merge_rule == "frequency":
+                touched = changes.keys()
+            else:
+                touched = pairs_with[first] | pairs_with[second] | pairs_with[ids[token]]
+            for other in touched:
+                if other in pairs.counts:
+                    heapq.heappush(heap, (-score(other), other))

@@ -106,3 +106,44 @@ def test_seq2seq_resume_gives_the_losses_of_the_uninterrupted_run(parallel_text,
     expected = losses(uninterrupted, "train_loss")
     assert len(expected) == 6 and losses(resumed, "train_loss") == pytest.approx(expected, abs=1e-6)
 
+
+
+CONSTANT_LR = ["warmup_steps=1", "lr=3e-3", "min_lr=3e-3"]  # the schedule does not depend on where a run ends
+
+
+def test_classify_resume_gives_the_losses_and_best_of_the_uninterrupted_run(glue, tmp_path):
+    """4 steps straight, against 2 steps then the same command with --resume --max-steps 4."""
+    uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
+    assert main(classify(glue, uninterrupted, "bert", *CONSTANT_LR, "eval_every=1")) == 0
+    first = classify(glue, resumed, "bert", *CONSTANT_LR, "eval_every=1")
+    first[first.index("--max-steps") + 1] = "2"
+    assert main(first) == 0
+    assert main([*first, "--resume", "--max-steps", "4"]) == 0  # the same command line, resumed
+    assert_same_run(uninterrupted, resumed)
+    best = [(RunFolder(folder / "best").model_step(), losses(folder, "dev_accuracy")) for folder in (uninterrupted,
+                                                                                                     resumed)]
+    assert best[0] == best[1]
+
+
+@pytest.fixture(scope="module")
+def two_documents(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("documents")
+    rng = random.Random(2)
+    for name in ("a.txt", "b.txt"):
+        lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 10))) for _ in range(40)]
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_bert_pretraining_resume_gives_the_losses_of_the_uninterrupted_run(two_documents, tmp_path):
+    def pretrain(out, steps: int) -> list[str]:
+        return ["bert", "pretrain", "--data", str(two_documents), "--out", str(out), "--preset", "tiny",
+                "--max-steps", str(steps), "--set", "log_every=1", "--set", "data.vocab_size=120",
+                *(arg for s in CONSTANT_LR for arg in ("--set", s))]
+
+    uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
+    assert main(pretrain(uninterrupted, 4)) == 0
+    assert main(pretrain(resumed, 2)) == 0
+    assert main([*pretrain(resumed, 4), "--resume"]) == 0
+    expected = losses(uninterrupted, "train_loss")
+    assert len(expected) == 4 and losses(resumed, "train_loss") == pytest.approx(expected, abs=1e-6)

@@ -52,7 +52,7 @@ def test_separate_vocabularies_and_exact_resume(parallel, tmp_path):
     common = ["seq2seq", "train", "--data", str(parallel), "--out", str(out), "--preset", "tiny", "--set", "log_every=1"]
     assert main([*common, "--max-steps", "6", "--set", "shared_vocab=false", "--set", "vocab_size=270"]) == 0
     run = load_run(out, expect="seq2seq")
-    model, source_tokenizer, target_tokenizer, config = run.model, run.source_tokenizer, run.tokenizer, run.config
+    model, config = run.model, run.config
     assert (out / "source_tokenizer.json").is_file() and not config["model"]["share_embeddings"]
     assert model.source_embedding is not model.target_embedding
     assert main(["seq2seq", "train", "--out", str(out), "--resume", "--max-steps", "8"]) == 0
