@@ -230,11 +230,12 @@ class WordVectors:
 
 
 def load_vectors(path: str | Path, command: str = "this command") -> WordVectors:
-    """Word vectors from an lmlab word2vec run folder (another kind of run is refused by name) or a
-    word2vec text file (``N D`` header)."""
+    """Word vectors from an lmlab word2vec run folder (another kind of run is refused by name), a
+    folder `WordVectors.save` wrote, or a word2vec text file (``N D`` header)."""
     path = Path(path)
     if path.is_dir():
-        RunFolder(path).read_config(expect="word2vec", command=command)
+        if RunFolder(path).is_run():
+            RunFolder(path).read_config(expect="word2vec", command=command)
         return WordVectors.load(path)
     if path.is_file():
         return WordVectors.load_text(path)
