@@ -16,17 +16,18 @@ from pathlib import Path
 
 import torch
 
-from lmlab.config import config_from_dict, config_to_dict
+from lmlab.config import config_to_dict
 from lmlab.data.mlm import PretrainingPairs
 from lmlab.errors import UserError
-from lmlab.models.bert import BertConfig, BertForPreTraining
-from lmlab.recipes.common import print_summary, resolve_config, resume_config, run_distributed, say
+from lmlab.models.bert import BertForPreTraining
+from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
+                                  saved_run, say)
 from lmlab.recipes.encoder_families import PretrainDataConfig, PretrainRunConfig, encoder_family
 from lmlab.recipes.options import PretrainOptions
 from lmlab.tokenizers.wordpiece import WordPieceTokenizer
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
-from lmlab.train.trainer import TrainConfig, Trainer
+from lmlab.train.trainer import Trainer
 
 FAMILY = encoder_family("bert")
 
@@ -55,15 +56,10 @@ def pretraining_accuracy(model: BertForPreTraining, batches, device) -> dict:
 
 def resolve_run(options: PretrainOptions, run: RunFolder) -> tuple[PretrainRunConfig, bool]:
     """(configuration, whether it resumes a saved run)."""
-    if not options.resume:
-        if run.config_path.exists():
-            raise UserError(f"{run.path} already holds a run: continue it with --resume or choose another --out")
+    saved = saved_run(run, options, "bert-pretrain", "lmlab bert pretrain --resume")
+    if saved is None:
         return resolve_config(FAMILY.presets, options, PretrainOptions.default_preset), False
-    saved = run.read_config(expect="bert-pretrain", command="lmlab bert pretrain --resume")
-    source = str(run.config_path)
-    config = PretrainRunConfig(config_from_dict(BertConfig, saved["model"], source),
-                               config_from_dict(TrainConfig, saved["train"], source),
-                               config_from_dict(PretrainDataConfig, saved["data"], source))
+    config = saved_config(PretrainRunConfig, FAMILY.config_class, saved, str(run.config_path))
     return resume_config(config, options, str(run.path), saved.get("preset")), True
 
 

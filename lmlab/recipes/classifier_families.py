@@ -21,7 +21,6 @@ from typing import Any, Callable, Literal, Optional
 
 import torch
 
-from lmlab.config import config_from_dict
 from lmlab.data.classification import encode_examples, encode_words
 from lmlab.errors import UserError
 from lmlab.models.bert import BertConfig, BertForSequenceClassification
@@ -30,6 +29,7 @@ from lmlab.models.bow import BowClassifier, BowConfig
 from lmlab.models.lexicon import LexiconClassifier, LexiconConfig
 from lmlab.models.textcnn import TextCNN, TextCNNConfig
 from lmlab.recipes import classify_bert, classify_words
+from lmlab.recipes.common import Family
 from lmlab.train.trainer import TrainConfig
 
 
@@ -62,12 +62,9 @@ def knows_no_word(model, tokenizer, rows) -> list[bool]:
 
 
 @dataclass(frozen=True)
-class ClassifierFamily:
-    name: str  # --model NAME, and "family" in config.json
-    display_name: str
-    config_class: type
-    model_class: type
-    presets: dict[str, ClassifyRunConfig]  # tiny and default
+class ClassifierFamily(Family):
+    """A sentence classifier (presets tiny and default), and how a run of it starts and reads text."""
+
     start: Callable  # (this record, run config, init, training examples, n_labels) -> (model, tokenizer, source)
     encode: Callable = encode_words  # (tokenizer, examples, max_length) -> rows of (ids, segments, label)
     training: Literal["trainer", "fitted"] = "trainer"  # gradient steps, or its own fitting rule
@@ -75,9 +72,6 @@ class ClassifierFamily:
     top_features: bool = False  # it can list the features that weigh most (bag of words)
     unknown: Callable = has_unknown_word  # (model, tokenizer, rows) -> per sentence: could it read none of it?
     # (`lmlab classify errors`; default: the sentence has an out-of-vocabulary word)
-
-    def build(self, model_config: dict, source: str = "config"):
-        return self.model_class(config_from_dict(self.config_class, model_config, source))
 
 
 def fine_tuning(**changes) -> TrainConfig:

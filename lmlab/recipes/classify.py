@@ -25,20 +25,20 @@ from pathlib import Path
 
 import torch
 
-from lmlab.config import config_from_dict, config_to_dict
+from lmlab.config import config_to_dict
 from lmlab.data.batching import in_order
 from lmlab.data.classification import EpochBatches, collate, read_tsv
 from lmlab.errors import UserError
 from lmlab.evaluate.classification import classification_report
 from lmlab.models.bow import perceptron_fit
 from lmlab.models.textcnn import parse_widths
-from lmlab.recipes.classifier_families import (ClassifierFamily, ClassifyDataConfig, ClassifyRunConfig,
-                                               classifier_family)
-from lmlab.recipes.common import print_summary, resolve_config, resume_config, run_distributed, say
+from lmlab.recipes.classifier_families import ClassifierFamily, ClassifyRunConfig, classifier_family
+from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
+                                  saved_run, say)
 from lmlab.recipes.options import ClassifyTrainOptions
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
-from lmlab.train.trainer import TrainConfig, Trainer
+from lmlab.train.trainer import Trainer
 
 DEFAULT_FAMILY = "bert"
 
@@ -77,15 +77,13 @@ def _init(family: ClassifierFamily, init: str | None) -> str | None:
 def resolve_run(options: ClassifyTrainOptions, out: Path) -> tuple[ClassifierFamily, ClassifyRunConfig, dict | None]:
     """(family, configuration, the saved config.json when resuming)."""
     run = RunFolder(out)
-    if not options.resume:
-        if run.config_path.exists():
-            raise UserError(f"{out} already holds a run: continue it with --resume or choose another --out")
+    saved = saved_run(run, options, "classifier", "lmlab classify train --resume")
+    if saved is None:
         family = classifier_family(options.model or DEFAULT_FAMILY)
         config = resolve_config(family.presets, options, ClassifyTrainOptions.default_preset)
         if family.name == "textcnn":
             parse_widths(config.model.widths)  # refuse a bad value before any work
         return family, config, None
-    saved = run.read_config(expect="classifier", command="lmlab classify train --resume")
     family = classifier_family(saved["family"], str(run.config_path))
     given = {"--model": (options.model, family.name), "--init": (options.init, saved.get("init")),
              "--data": (options.data and str(Path(options.data).resolve()),
@@ -95,11 +93,8 @@ def resolve_run(options: ClassifyTrainOptions, out: Path) -> tuple[ClassifierFam
             raise UserError(f"--resume: {flag} {value} contradicts {out}, which has {value_saved}")
     if family.training != "trainer":
         raise UserError(f"{out} is a {family.display_name} run: it is fitted in one pass, there is nothing to resume")
-    source = str(run.config_path)
-    data = {k: v for k, v in saved["data"].items() if k != "folder"}
-    config = ClassifyRunConfig(config_from_dict(family.config_class, saved["model"], source),
-                               config_from_dict(TrainConfig, saved["train"], source),
-                               config_from_dict(ClassifyDataConfig, data, source))
+    data = {k: v for k, v in saved["data"].items() if k != "folder"}  # the folder is checked above
+    config = saved_config(ClassifyRunConfig, family.config_class, {**saved, "data": data}, str(run.config_path))
     return family, resume_config(config, options, str(out), saved.get("preset")), saved
 
 

@@ -17,12 +17,29 @@ import copy
 import dataclasses
 import json
 import sys
+import typing
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from lmlab.config import apply_overrides, preset
+from lmlab.config import apply_overrides, config_from_dict, preset
 from lmlab.errors import UserError
 
 RESUMABLE = {"train.max_steps"}  # what --resume may change: how long the run goes on
+
+
+@dataclass(frozen=True)
+class Family:
+    """What every registry record (language models, classifiers, encoders) says of a family."""
+
+    name: str  # --model NAME, and "family" in config.json
+    display_name: str  # in tables and messages
+    config_class: type  # the model's config dataclass (its fields are --set keys)
+    model_class: type  # the nn.Module built from it
+    presets: dict  # named run configurations
+
+    def build(self, model_config: dict, source: str = "config"):
+        """The model, from its config as saved in config.json."""
+        return self.model_class(config_from_dict(self.config_class, model_config, source))
 
 
 def say(message: str) -> None:
@@ -106,6 +123,24 @@ def resume_config(saved, options, where: str, saved_preset: str | None = None):
                         f"{where}: drop {'them' if len(contradictions) > 1 else 'it'}, or start a new --out")
     validate(requested)
     return requested
+
+
+def saved_run(run, options, kind: str, command: str) -> dict | None:
+    """None for a new run (an --out that already holds a run is refused); with --resume, the run's
+    config.json (a run of another kind is refused)."""
+    if not options.resume:
+        if run.config_path.exists():
+            raise UserError(f"{run.path} already holds a run: continue it with --resume or choose another --out")
+        return None
+    return run.read_config(expect=kind, command=command)
+
+
+def saved_config(run_config_class: type, model_config_class: type, saved: dict, source: str):
+    """The typed run configuration of a config.json: each section rebuilt by its dataclass."""
+    hints = typing.get_type_hints(run_config_class)
+    return run_config_class(**{f.name: config_from_dict(model_config_class if f.name == "model" else hints[f.name],
+                                                        saved[f.name], source)
+                               for f in dataclasses.fields(run_config_class)})
 
 
 def run_distributed(train: Callable, options) -> dict | None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lmlab.config import config_from_dict
 from lmlab.errors import UserError
 from lmlab.models.bert import BertConfig, BertForPreTraining
+from lmlab.recipes.common import Family
 from lmlab.train.trainer import TrainConfig
 
 
@@ -51,16 +51,8 @@ PRESETS = {
 
 
 
-@dataclass(frozen=True)
-class EncoderFamily:
-    name: str  # "family" in config.json
-    display_name: str
-    config_class: type
-    model_class: type  # model(ids, segments, mlm targets, nsp labels) -> ((mlm logits, nsp logits), loss)
-    presets: dict[str, PretrainRunConfig]
-
-    def build(self, model_config: dict, source: str = "config"):
-        return self.model_class(config_from_dict(self.config_class, model_config, source))
+class EncoderFamily(Family):
+    """An encoder pretrained on raw text: model(ids, segments, mlm targets, nsp labels) -> (logits, loss)."""
 
 
 ENCODERS = {"bert": EncoderFamily("bert", "BERT", BertConfig, BertForPreTraining, PRESETS)}

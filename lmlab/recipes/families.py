@@ -15,13 +15,13 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
-from lmlab.config import config_from_dict
 from lmlab.errors import UserError
 from lmlab.models.cnn_lm import CNNLM, CNNLMConfig
 from lmlab.models.ffnn_lm import FFNNLM, FFNNLMConfig
 from lmlab.models.gpt import GPT, GPTConfig
 from lmlab.models.ngram import NGramConfig, NGramLM
 from lmlab.models.rnn_lm import RNNLM, RNNLMConfig
+from lmlab.recipes.common import Family
 from lmlab.train.trainer import TrainConfig
 
 
@@ -45,19 +45,12 @@ class LMRunConfig:
 
 
 @dataclass(frozen=True)
-class LMFamily:
-    name: str  # --model NAME, and "family" in config.json
-    display_name: str  # in tables and messages
-    config_class: type  # the model's config dataclass (its fields are --set keys)
-    model_class: type  # the nn.Module: model(ids, targets) -> (logits, loss), new_cache(batch)
-    presets: dict[str, LMRunConfig]  # named configurations; every family has tiny and cpu
+class LMFamily(Family):
+    """A language model: model(ids, targets) -> (logits, loss), new_cache(batch); presets tiny and cpu."""
+
     training: Literal["trainer", "counted"] = "trainer"  # gradient steps, or one counting pass
     attention: bool = False  # a Transformer: attention maps (`lmlab attention`) and a KV cache that can
     # follow beams (`lmlab sample --strategy beam`)
-
-    def build(self, model_config: dict, source: str = "config"):
-        """The model, from its config as saved in config.json."""
-        return self.model_class(config_from_dict(self.config_class, model_config, source))
 
 
 LM_FAMILIES: dict[str, LMFamily] = {}

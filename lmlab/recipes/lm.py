@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from lmlab.config import config_from_dict, config_to_dict
+from lmlab.config import config_to_dict
 from lmlab.data.lm import (StreamSampler, WindowSampler, encode_documents, load_ids, save_ids, sequential_windows,
                            stream_windows)
 from lmlab.errors import UserError
@@ -30,7 +30,8 @@ from lmlab.evaluate.metrics import language_model_loss, perplexity
 from lmlab.generate.beam import BeamConfig, beam_search
 from lmlab.generate.sampling import SamplingConfig, generate
 from lmlab.generate.streaming import TextStream
-from lmlab.recipes.common import print_summary, resolve_config, resume_config, run_distributed, say
+from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
+                                  saved_run, say)
 from lmlab.recipes.families import DEFAULT_FAMILY, DataConfig, LMFamily, LMRunConfig, lm_family
 from lmlab.recipes.options import EvalOptions, LMTrainOptions, SampleOptions
 from lmlab.runs import load_run
@@ -65,12 +66,6 @@ def _check_cell(config: LMRunConfig, family: LMFamily) -> None:
                         f"--model rnn|lstm|gru")
 
 
-def _saved_config(family: LMFamily, saved: dict, source: str) -> LMRunConfig:
-    return LMRunConfig(config_from_dict(family.config_class, saved["model"], source),
-                       config_from_dict(TrainConfig, saved["train"], source),
-                       config_from_dict(DataConfig, saved["data"], source))
-
-
 def _default_out(options: LMTrainOptions) -> Path:
     family = f"{options.model}-" if options.model not in (None, DEFAULT_FAMILY) else ""
     return Path(f"runs/{family}{options.preset or LMTrainOptions.default_preset}-{Path(options.data or 'shakespeare').stem}")
@@ -79,22 +74,20 @@ def _default_out(options: LMTrainOptions) -> Path:
 def resolve_run(options: LMTrainOptions, out: Path) -> tuple[LMFamily, LMRunConfig, dict | None]:
     """(family, configuration, the saved config.json when resuming) for `lmlab train`."""
     run = RunFolder(out)
-    if not options.resume:
-        if run.config_path.exists():
-            raise UserError(f"{out} already holds a run: continue it with --resume or choose another --out")
+    saved = saved_run(run, options, "lm", "lmlab train --resume")
+    if saved is None:
         family = lm_family(options.model or DEFAULT_FAMILY)
         config = resolve_config(family.presets, options, LMTrainOptions.default_preset, adjust=_adjust_tokenizer)
         _check_cell(config, family)
         return family, config, None
-    saved = run.read_config(expect="lm", command="lmlab train --resume")
     family = lm_family(saved["family"], str(run.config_path))
     if options.model and options.model != family.name:
         raise UserError(f"--resume: --model {options.model} contradicts {out}, a {family.display_name} run")
     if family.training == "counted":
         raise UserError(f"{out} is an {family.display_name} run: it is counted in one pass, there is nothing "
                         f"to resume")
-    config = resume_config(_saved_config(family, saved, str(run.config_path)), options, str(out),
-                           saved.get("preset"))
+    config = resume_config(saved_config(LMRunConfig, family.config_class, saved, str(run.config_path)), options,
+                           str(out), saved.get("preset"))
     return family, config, saved
 
 

@@ -32,7 +32,8 @@ from lmlab.evaluate.metrics import perplexity
 from lmlab.generate.beam import BeamConfig, beam_search
 from lmlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from lmlab.nn.masks import PAD
-from lmlab.recipes.common import print_summary, resolve_config, resume_config, run_distributed, say
+from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
+                                  saved_run, say)
 from lmlab.recipes.lm import make_tokenizer
 from lmlab.recipes.options import BeamOptions, Seq2SeqEvalOptions, Seq2SeqTrainOptions, TranslateOptions
 from lmlab.runs import SOURCE_TOKENIZER, Run, load_run
@@ -108,15 +109,12 @@ def _train_tokenizers(data: TranslationDataConfig, pairs: list[tuple[str, str]],
 # --- lmlab seq2seq train -----------------------------------------------------------------------------
 def resolve_run(options: Seq2SeqTrainOptions, run: RunFolder) -> tuple[Seq2SeqRunConfig, bool]:
     """(configuration, whether it resumes a saved run)."""
-    if not options.resume:
+    saved = saved_run(run, options, "seq2seq", "lmlab seq2seq train --resume")
+    if saved is None:
         if not options.data:
             raise UserError("--data DIR is required: a folder with train.SRC, train.TGT, val.SRC and val.TGT")
-        if run.config_path.exists():
-            raise UserError(f"{run.path} already holds a run: continue it with --resume or choose another --out")
         return resolve_config(PRESETS, options, Seq2SeqTrainOptions.default_preset), False
-    saved = run.read_config(expect="seq2seq", command="lmlab seq2seq train --resume")
-    config = Seq2SeqRunConfig(*(config_from_dict(cls, saved[section], str(run.config_path)) for cls, section in
-                                ((Seq2SeqConfig, "model"), (TrainConfig, "train"), (TranslationDataConfig, "data"))))
+    config = saved_config(Seq2SeqRunConfig, Seq2SeqConfig, saved, str(run.config_path))
     return resume_config(config, options, str(run.path), saved.get("preset")), True
 
 
