@@ -21,13 +21,7 @@ def plot_loss_curves(records: list[dict], path: Path) -> None:
         axes.plot(*zip(*train), label="train", linewidth=1)
     if val:
         axes.plot(*zip(*val), "o-", label="validation", linewidth=1.5)
-    axes.set_xlabel("step")
-    axes.set_ylabel("cross-entropy loss (nats/token)")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
-    plt.close(figure)
+    _save_loss_axes(figure, axes, "step", "cross-entropy loss (nats/token)", path)
 
 
 def plot_comparison(rows: list[dict], curves: dict[str, list], path: Path) -> None:
@@ -49,10 +43,17 @@ def plot_comparison(rows: list[dict], curves: dict[str, list], path: Path) -> No
             lines.axhline(curve[0][1], linestyle="--", linewidth=1, label=r["name"], color="gray")
         elif curve:
             lines.plot(*zip(*curve), "o-", markersize=3, linewidth=1.2, label=r["name"])
-    lines.set_xlabel("optimizer step")
-    lines.set_ylabel("validation loss (nats/token)")
-    lines.grid(alpha=0.3)
-    lines.legend()
+    _save_loss_axes(figure, lines, "optimizer step", "validation loss (nats/token)", path)
+
+
+def _save_loss_axes(figure, axes, xlabel: str, ylabel: str, path: Path) -> None:
+    """Label and grid the loss axes, then write the figure as a PNG, atomically, and free it."""
+    import matplotlib.pyplot as plt
+
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.3)
+    axes.legend()
     figure.tight_layout()
     atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     plt.close(figure)
