@@ -14,9 +14,11 @@ import dataclasses
 import functools
 import inspect
 import io
+import math
 import tokenize
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from lmlab.errors import UserError
@@ -170,3 +172,74 @@ def _comments_in_source(source: str) -> dict[str, str]:
         elif token.type == tokenize.NEWLINE and token.start[0] != line_of_field:
             current = None
     return comments
+
+
+# --- constraints: declared next to each field, checked by one validate() ----------------------------
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric field may take, declared with the field: ``lr: Annotated[float, POSITIVE]``."""
+
+    low: float | None = None  # the smallest value allowed (None: no bound)
+    high: float | None = None  # the largest value allowed
+    low_open: bool = False  # the bound itself is excluded: lr > 0, not lr >= 0
+    high_open: bool = False
+
+    def __contains__(self, value) -> bool:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or not (value > self.high or (self.high_open and value == self.high))
+
+    def __str__(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {low}"
+        return f"{'<' if self.high_open else '<='} {high}"
+
+
+def _number(value) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+POSITIVE = Range(0, low_open=True)  # learning rates, temperatures
+NON_NEGATIVE = Range(0)  # decays, clip norms, "every N steps" where 0 means never
+AT_LEAST_ONE = Range(1)  # sizes and counts
+FRACTION = Range(0, 1, high_open=True)  # dropout, label smoothing, Adam's betas: [0, 1)
+SEED = Range(0, 2**32 - 1)  # what numpy and torch both accept
+
+
+def field_range(cls: type, name: str) -> Range | None:
+    """The Range declared on field `name` of dataclass `cls` (``Annotated[type, Range]``), if any."""
+    hint = typing.get_type_hints(cls, include_extras=True)[name]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # Optional[Annotated[...]]
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return next((m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Range)), None)
+
+
+def check_fields(config, prefix: str = "") -> None:
+    """Every numeric field within its declared Range, and every float finite (no nan, no inf)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        allowed = field_range(type(config), f.name)
+        name = prefix + (f.name.replace("_", "-") if prefix == "--" else f.name)  # a flag, or a --set key
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{name} must be a finite number{f' {allowed}' if allowed else ''}, got {value}")
+        if allowed is not None and value not in allowed:
+            raise UserError(f"{name} must be {allowed}, got {value!r}")
+
+
+class Config:
+    """Base of lmlab's config dataclasses: `validate()` checks every field against the Range declared
+    with it, then the relations between fields (`check_relations`, e.g. min_lr <= lr)."""
+
+    def validate(self, prefix: str = "") -> None:
+        check_fields(self, prefix)
+        self.check_relations()
+
+    def check_relations(self) -> None:
+        """Constraints that tie fields together; a subclass raises a UserError naming them."""

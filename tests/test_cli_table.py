@@ -40,8 +40,8 @@ def test_every_documented_default_is_the_dataclass_value(key):
     actions = {action.dest: action for action in command_parser(key)._actions}
     for field in dataclasses.fields(cls):
         action = actions[field.name]
-        documented = action.help.rsplit("(default: ", 1)[1][:-1] if action.help.endswith(")") and \
-            "(default: " in action.help else None
+        documented = action.help.rsplit("(default: ", 1)[1][:-1].split("; ")[0] if action.help.endswith(")") \
+            and "(default: " in action.help else None
         expected = expected_default(cls, field)
         if expected is not None:
             assert documented == expected, (key, field.name, action.help)
@@ -56,9 +56,11 @@ def test_the_help_of_every_command_builds(capsys):
         assert "usage: lmlab " + key in capsys.readouterr().out
 
 
-def test_help_text_cannot_drift_from_the_presets():
-    help_text = command_parser("word2vec train").format_help()
-    assert "random seed (default: 1 in the default preset)" in " ".join(help_text.split())
+def test_help_text_cannot_drift_from_the_presets_and_shows_the_ranges():
+    help_text = " ".join(command_parser("word2vec train").format_help().split())
+    assert "random seed (default: 1 in the default preset; in [0, 4294967295])" in help_text
+    help_text = " ".join(command_parser("sample").format_help().split())
+    assert "(default: 0.8; > 0)" in help_text and "--max-new-tokens" in help_text
 
 
 @pytest.mark.parametrize("argv", [["corpus", "list"], ["tokenizer", "encode", "--help"], ["--help"],

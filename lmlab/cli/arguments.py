@@ -24,7 +24,7 @@ import types
 import typing
 from typing import Any
 
-from lmlab.config import field_comments
+from lmlab.config import check_fields, field_comments, field_range
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,19 +82,26 @@ def documented_default(cls: type, field: dataclasses.Field) -> str | None:
 
 
 def help_text(cls: type, field: dataclasses.Field) -> str:
+    """The field's comment (or its config field's), the default, and the range of allowed values."""
     text = field_comments(cls).get(field.name)
-    if text is None and "config" in field.metadata and getattr(cls, "config_classes", None):
-        text = _config_field_comment(cls, field.metadata["config"])
+    config_field = _config_field(cls, field)
+    if text is None and config_field is not None:
+        text = field_comments(config_field[0]).get(config_field[1])
     text = (text or "").replace("%", "%%")
     if field.name == "preset" and getattr(cls, "presets", None):
         text += f": {', '.join(resolve(cls.presets))}"
-    default = documented_default(cls, field)
-    return f"{text} (default: {default})" if default is not None else text
+    allowed = field_range(*config_field) if config_field is not None else field_range(cls, field.name)
+    notes = [f"default: {default}" for default in [documented_default(cls, field)] if default is not None]
+    notes += [str(allowed)] if allowed is not None else []
+    return f"{text} ({'; '.join(notes)})" if notes else text
 
 
-def _config_field_comment(cls: type, path: str) -> str | None:
-    section, _, name = path.rpartition(".")
-    return field_comments(resolve(cls.config_classes[section])).get(name)
+def _config_field(cls: type, field: dataclasses.Field) -> tuple[type, str] | None:
+    """(config dataclass, field name) that an option sets, when it names one in `config_classes`."""
+    if "config" not in field.metadata or not getattr(cls, "config_classes", None):
+        return None
+    section, _, name = field.metadata["config"].rpartition(".")
+    return (resolve(cls.config_classes[section]), name) if section in cls.config_classes else None
 
 
 # --- dataclass <-> argparse --------------------------------------------------------------------------
@@ -129,5 +136,7 @@ def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
 
 
 def options_from_namespace(cls: type, namespace: argparse.Namespace):
-    """The options dataclass filled from parsed arguments."""
-    return cls(**{field.name: getattr(namespace, field.name) for field in dataclasses.fields(cls)})
+    """The options dataclass filled from parsed arguments, each within its declared range."""
+    options = cls(**{field.name: getattr(namespace, field.name) for field in dataclasses.fields(cls)})
+    check_fields(options, prefix="--")
+    return options

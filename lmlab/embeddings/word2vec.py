@@ -46,12 +46,13 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, Optional
+from typing import Annotated, Callable, Iterable, Literal, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmlab.config import AT_LEAST_ONE, Config, NON_NEGATIVE, POSITIVE, SEED
 from lmlab.embeddings.huffman import padded_paths
 from lmlab.embeddings.vocab import Vocabulary
 from lmlab.errors import UserError
@@ -60,39 +61,38 @@ LOSS_EVERY = 8  # measure the (reported) loss on one batch in 8: it costs as muc
 
 
 @dataclass
-class Word2VecConfig:
+class Word2VecConfig(Config):
     """Hyperparameters of word2vec (the defaults are gensim's and word2vec.c's, except ``arch``)."""
 
     arch: Literal["skipgram", "cbow"] = "skipgram"  # predict context from centre, or centre from context
-    dim: int = 100  # D, the size of a word vector
-    window: int = 5  # W, the largest distance to a context word; b ~ Uniform{1..W} per centre word
-    negative: int = 5  # K, noise words per example; 0 turns negative sampling off (then set hs)
+    dim: Annotated[int, AT_LEAST_ONE] = 100  # D, the size of a word vector
+    window: Annotated[int, AT_LEAST_ONE] = 5  # W, the largest distance to a context word; b ~ Uniform{1..W}
+    # per centre word
+    negative: Annotated[int, NON_NEGATIVE] = 5  # K, noise words per example; 0 turns negative sampling off
+    # (then set hs)
     hs: bool = False  # hierarchical softmax over a Huffman tree of the words (lmlab.embeddings.huffman)
-    ns_exponent: float = 0.75  # the noise distribution is unigram^ns_exponent
-    min_count: int = 5  # words seen fewer times are dropped from the vocabulary
-    max_vocab: Optional[int] = None  # keep at most this many words (the most frequent)
-    sample: float = 1e-3  # subsampling threshold s; 0 keeps every occurrence
-    alpha: float = 0.025  # learning rate at the start...
-    min_alpha: float = 0.0001  # ...falling linearly to this at the end of the last epoch
-    epochs: int = 5  # passes over the corpus
+    ns_exponent: Annotated[float, NON_NEGATIVE] = 0.75  # the noise distribution is unigram^ns_exponent
+    min_count: Annotated[int, AT_LEAST_ONE] = 5  # words seen fewer times are dropped from the vocabulary
+    max_vocab: Optional[Annotated[int, AT_LEAST_ONE]] = None  # keep at most this many words (the most frequent)
+    sample: Annotated[float, NON_NEGATIVE] = 1e-3  # subsampling threshold s; 0 keeps every occurrence
+    alpha: Annotated[float, POSITIVE] = 0.025  # learning rate at the start...
+    min_alpha: Annotated[float, NON_NEGATIVE] = 0.0001  # ...falling linearly to this at the end of the last epoch
+    epochs: Annotated[int, AT_LEAST_ONE] = 5  # passes over the corpus
     cbow_mean: bool = True  # CBOW: h is the mean of the context vectors (else their sum)
-    batch_size: Optional[int] = None  # examples per update; None: 512 on a CPU (cache-sized), 16384 on a GPU;
+    batch_size: Optional[Annotated[int, AT_LEAST_ONE]] = None  # examples per update; None: 512 on a CPU
+    # (cache-sized), 16384 on a GPU;
     # never more than 4 x the vocabulary size (see Word2Vec.__init__)
-    chunk_words: int = 100_000  # words of text turned into examples at once
-    workers: int = 1  # CPU threads applying batches in parallel, lock-free (Hogwild, like word2vec.c)
+    chunk_words: Annotated[int, AT_LEAST_ONE] = 100_000  # words of text turned into examples at once
+    workers: Annotated[int, AT_LEAST_ONE] = 1  # CPU threads applying batches in parallel, lock-free (Hogwild,
+    # like word2vec.c)
     lowercase: bool = True  # lower-case the text before splitting it into words
-    seed: int = 1
+    seed: Annotated[int, SEED] = 1
 
-    def validate(self) -> None:
-        if self.arch not in ("skipgram", "cbow"):
-            raise UserError(f"arch must be skipgram or cbow, got {self.arch!r}")
-        if self.negative < 0 or (self.negative == 0 and not self.hs):
+    def check_relations(self) -> None:
+        if self.negative == 0 and not self.hs:
             raise UserError(f"need negative >= 1, or negative = 0 with hs = true, got negative={self.negative}, "
                             f"hs={self.hs}")
-        for name in ("dim", "window", "epochs", "batch_size", "chunk_words", "min_count", "workers"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0 < self.alpha or self.min_alpha < 0 or self.min_alpha > self.alpha:
+        if self.min_alpha > self.alpha:
             raise UserError(f"need 0 <= min_alpha <= alpha and alpha > 0, got alpha={self.alpha}, "
                             f"min_alpha={self.min_alpha}")
 

@@ -34,23 +34,22 @@ a GPT does, and so does a seq2seq model conditioned on its source (`ConditionedD
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 
+from lmlab.config import AT_LEAST_ONE, NON_NEGATIVE, Config
+
 
 @dataclass
-class BeamConfig:
-    beams: int = 4  # hypotheses kept per input
-    length_penalty: float = 0.6  # GNMT alpha; 0 ranks by raw log-probability
-    n_best: int = 1  # hypotheses returned per input
+class BeamConfig(Config):
+    beams: Annotated[int, AT_LEAST_ONE] = 4  # hypotheses kept per input
+    length_penalty: Annotated[float, NON_NEGATIVE] = 0.6  # GNMT alpha; 0 ranks by raw log-probability
+    n_best: Annotated[int, AT_LEAST_ONE] = 1  # hypotheses returned per input
 
-    def validate(self) -> None:
+    def check_relations(self) -> None:
         from lmlab.errors import UserError
 
-        if self.beams < 1:
-            raise UserError(f"--beams must be >= 1, got {self.beams}")
-        if self.length_penalty < 0:
-            raise UserError(f"--length-penalty must be >= 0, got {self.length_penalty}")
         if not 1 <= self.n_best <= self.beams:
             raise UserError(f"n_best must be between 1 and the number of beams ({self.beams}), got {self.n_best}")
 

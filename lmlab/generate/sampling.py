@@ -15,27 +15,21 @@ then each step feeds only the newest token.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Annotated, Iterator, Literal, Optional
 
 import torch
 
+from lmlab.config import AT_LEAST_ONE, POSITIVE, Config, Range
+
 
 @dataclass
-class SamplingConfig:
+class SamplingConfig(Config):
+    """How the next token is chosen (`--strategy greedy` for T -> 0)."""
+
     strategy: Literal["greedy", "sample"] = "sample"
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-
-    def validate(self) -> None:
-        from lmlab.errors import UserError
-
-        if self.temperature <= 0:
-            raise UserError(f"--temperature must be > 0, got {self.temperature} (use --strategy greedy for T -> 0)")
-        if self.top_k is not None and self.top_k < 1:
-            raise UserError(f"--top-k must be >= 1, got {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise UserError(f"--top-p must be in (0, 1], got {self.top_p}")
+    temperature: Annotated[float, POSITIVE] = 1.0  # divide the logits by T before sampling
+    top_k: Optional[Annotated[int, AT_LEAST_ONE]] = None  # sample only from the K most likely tokens
+    top_p: Optional[Annotated[float, Range(0, 1, low_open=True)]] = None  # nucleus: the smallest set reaching P
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:

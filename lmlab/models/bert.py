@@ -30,12 +30,13 @@ no separate attention mask travels with the batch. The blocks are lmlab's one
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlab.config import AT_LEAST_ONE, Range
 from lmlab.errors import UserError
 from lmlab.models.base import ModelBase
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
@@ -52,17 +53,13 @@ class BertConfig(TransformerConfig):
     dropout: float = 0.1
     norm_position: Literal["pre", "post"] = "post"  # the paper's; "pre" is the more stable variant
     vocab_size: int = 0
-    max_position: int = 512  # learned position table: the longest input
-    type_vocab_size: int = 2  # segments A and B
+    max_position: Annotated[int, AT_LEAST_ONE] = 512  # learned position table: the longest input
+    type_vocab_size: Annotated[int, AT_LEAST_ONE] = 2  # segments A and B
     norm_eps: float | None = 1e-12  # BERT's LayerNorm epsilon
     activation: Literal["gelu", "gelu_exact", "relu", "swiglu"] = "gelu_exact"  # BERT's erf GELU
-    n_labels: int = 2  # classes of the sequence-classification head
+    n_labels: Annotated[int, Range(2)] = 2  # classes of the sequence-classification head
     pooling: Literal["cls", "mean"] = "cls"  # the sentence vector: tanh(W_pool [CLS]) or the mean of the tokens
 
-    def validate(self) -> None:
-        if self.max_position < 1 or self.type_vocab_size < 1 or self.n_labels < 2:
-            raise UserError("max_position and type_vocab_size must be >= 1 and n_labels >= 2")
-        super().validate()
 
 
 class Bert(nn.Module):

@@ -16,25 +16,26 @@ and pooling skips the padding. A sentence's logits therefore do not depend on it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 
+from lmlab.config import AT_LEAST_ONE, Config, FRACTION, Range
 from lmlab.models.text_classifier import TextClassifier
 from lmlab.nn.rnn import Recurrent
 
 
 @dataclass
-class BiLSTMConfig:
+class BiLSTMConfig(Config):
     """A one-layer bidirectional LSTM over word vectors, pooled."""
 
     vocab_size: int = 0  # word tokenizer entries (set from the tokenizer)
-    n_labels: int = 2
-    n_embd: int = 128  # word vector size (from the vectors when --init gives word2vec vectors)
-    n_hidden: int = 128  # LSTM units per direction
+    n_labels: Annotated[int, Range(2)] = 2
+    n_embd: Annotated[int, AT_LEAST_ONE] = 128  # word vector size (from the vectors when --init gives word2vec vectors)
+    n_hidden: Annotated[int, AT_LEAST_ONE] = 128  # LSTM units per direction
     pooling: Literal["max", "mean", "last"] = "max"
-    dropout: float = 0.5  # on the word vectors and on the pooled vector
+    dropout: Annotated[float, FRACTION] = 0.5  # on the word vectors and on the pooled vector
 
 
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

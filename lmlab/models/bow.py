@@ -29,23 +29,24 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 
+from lmlab.config import AT_LEAST_ONE, Config, Range
 from lmlab.models.text_classifier import TextClassifier
 
 
 @dataclass
-class BowConfig:
+class BowConfig(Config):
     """Bag of n-grams and how it is trained."""
 
     vocab_size: int = 0  # word tokenizer entries (set from the tokenizer)
-    n_labels: int = 2
+    n_labels: Annotated[int, Range(2)] = 2
     n_bigrams: int = 0  # bigram features (set from the training data)
     bigrams: bool = True  # add bigram features to the words
-    min_count: int = 2  # keep bigrams seen at least this often in training
+    min_count: Annotated[int, AT_LEAST_ONE] = 2  # keep bigrams seen at least this often in training
     algorithm: Literal["logistic", "perceptron"] = "logistic"
     averaged: bool = True  # perceptron: predict with the average of the weights over all steps
 

@@ -17,35 +17,30 @@ scored by running the stack over those and the new ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlab.errors import UserError
+from lmlab.config import AT_LEAST_ONE, Config, FRACTION, Range
 from lmlab.models.base import NeuralLM, require_vocab_size
 from lmlab.nn.conv import CausalConv1d, receptive_field
 from lmlab.nn.history import TokenHistory
 
 
 @dataclass
-class CNNLMConfig:
+class CNNLMConfig(Config):
     """Shape of a gated causal CNN language model."""
 
     vocab_size: int = 0
-    block_size: int = 128  # positions per training window
-    n_embd: int = 128  # channels
-    n_layer: int = 6
-    kernel_size: int = 3
-    dilation_base: int = 2  # layer l has dilation dilation_base ** l; 1 = no dilation
-    dropout: float = 0.0
+    block_size: Annotated[int, AT_LEAST_ONE] = 128  # positions per training window
+    n_embd: Annotated[int, AT_LEAST_ONE] = 128  # channels
+    n_layer: Annotated[int, AT_LEAST_ONE] = 6
+    kernel_size: Annotated[int, Range(2)] = 3
+    dilation_base: Annotated[int, AT_LEAST_ONE] = 2  # layer l has dilation dilation_base ** l; 1 = no dilation
+    dropout: Annotated[float, FRACTION] = 0.0
     tie_weights: bool = True  # share the token embedding with the output projection
-
-    def validate(self) -> None:
-        if min(self.block_size, self.n_embd, self.n_layer, self.dilation_base) < 1 or self.kernel_size < 2:
-            raise UserError("block_size, n_embd, n_layer and dilation_base must be >= 1, kernel_size >= 2")
-        if not 0 <= self.dropout < 1:
-            raise UserError("dropout must be in [0, 1)")
 
     @property
     def dilations(self) -> list[int]:

@@ -18,33 +18,29 @@ real predecessors; the missing ones are a padding token (id = vocab_size) with i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlab.errors import UserError
+from lmlab.config import AT_LEAST_ONE, Config, FRACTION
 from lmlab.models.base import NeuralLM, require_vocab_size
 from lmlab.nn.history import TokenHistory
 
 
 @dataclass
-class FFNNLMConfig:
+class FFNNLMConfig(Config):
     """Shape of a Bengio feed-forward language model."""
 
     vocab_size: int = 0
-    context: int = 8  # tokens each prediction sees: the current one and context - 1 before it (n - 1)
-    block_size: int = 128  # positions per training window (each is one prediction)
-    n_embd: int = 64  # word-vector size m
-    n_hidden: int = 512  # hidden units h
+    context: Annotated[int, AT_LEAST_ONE] = 8  # tokens each prediction sees: the current one and context - 1
+    # before it (n - 1)
+    block_size: Annotated[int, AT_LEAST_ONE] = 128  # positions per training window (each is one prediction)
+    n_embd: Annotated[int, AT_LEAST_ONE] = 64  # word-vector size m
+    n_hidden: Annotated[int, AT_LEAST_ONE] = 512  # hidden units h
     direct: bool = True  # direct connections from the embeddings to the output (W x)
-    dropout: float = 0.0
-
-    def validate(self) -> None:
-        if self.context < 1 or self.block_size < 1 or self.n_embd < 1 or self.n_hidden < 1:
-            raise UserError("context, block_size, n_embd and n_hidden must be >= 1")
-        if not 0 <= self.dropout < 1:
-            raise UserError("dropout must be in [0, 1)")
+    dropout: Annotated[float, FRACTION] = 0.0
 
 
 class FFNNLM(NeuralLM):

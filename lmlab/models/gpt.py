@@ -21,11 +21,13 @@ scheme that extrapolates (all but ``learned``), the model runs on more than bloc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlab.config import AT_LEAST_ONE
 from lmlab.errors import UserError
 from lmlab.models.base import ModelBase
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
@@ -37,13 +39,9 @@ class GPTConfig(TransformerConfig):
     """Shape of a GPT. `vocab_size` comes from the tokenizer; the rest from a preset or --set."""
 
     vocab_size: int = 0
-    block_size: int = 256  # context length: the most positions the model is trained on
+    block_size: Annotated[int, AT_LEAST_ONE] = 256  # context length: the most positions the model is trained on
     tie_weights: bool = True  # share the token embedding with the output projection
 
-    def validate(self) -> None:
-        if self.block_size < 1:
-            raise UserError("block_size must be >= 1")
-        super().validate()
 
 
 class GPT(ModelBase, nn.Module):

@@ -31,11 +31,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import Annotated
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from lmlab.config import AT_LEAST_ONE, Config, NON_NEGATIVE
 from lmlab.errors import UserError
 from lmlab.models.text_classifier import TextClassifier
 
@@ -54,17 +56,17 @@ VALENCE_EXAMPLE = {"good": 1.9, "bad": -2.5}  # VADER's values, for the docstrin
 
 
 @dataclass
-class LexiconConfig:
+class LexiconConfig(Config):
     """The rule-based scorer: where its lexicon comes from and the constants of its rules."""
 
     vocab_size: int = 0  # word tokenizer entries (set from the tokenizer)
     n_labels: int = 2  # binary only: negative (0) / positive (1)
     lexicon: str = "auto"  # a VADER/AFINN file; "induce" (from train); "vader" (fetched); "auto": VADER, else induce
-    min_count: int = 5  # induced lexicon: words seen at least this often in training
-    negation_window: int = 3  # a negation cue flips the valence of the next this-many words
+    min_count: Annotated[int, AT_LEAST_ONE] = 5  # induced lexicon: words seen at least this often in training
+    negation_window: Annotated[int, NON_NEGATIVE] = 3  # a negation cue flips the valence of the next this-many words
     negation_scalar: float = NEGATION_SCALAR
-    contrast_before: float = 0.5  # weight of the words before "but"
-    contrast_after: float = 1.5  # ... and after it
+    contrast_before: Annotated[float, NON_NEGATIVE] = 0.5  # weight of the words before "but"
+    contrast_after: Annotated[float, NON_NEGATIVE] = 1.5  # ... and after it
 
 
 def read_lexicon(path: str | Path) -> dict[str, float]:

@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmlab.config import AT_LEAST_ONE, Config, POSITIVE, Range
 from lmlab.errors import UserError
 from lmlab.models.base import ModelBase, require_vocab_size
 from lmlab.nn.history import TokenHistory
@@ -50,24 +51,17 @@ INTERPOLATED, BACKOFF = "interpolated", "backoff"
 
 
 @dataclass
-class NGramConfig:
+class NGramConfig(Config):
     """An n-gram model: its order, smoothing and the end-of-sentence token."""
 
     vocab_size: int = 0
-    order: int = 5  # n: the prediction sees the previous n - 1 tokens
+    order: Annotated[int, AT_LEAST_ONE] = 5  # n: the prediction sees the previous n - 1 tokens
     smoothing: Literal["kneser-ney", "add-k", "backoff"] = "kneser-ney"
-    discount: Optional[float] = None  # None: modified KN's three discounts per order; a number: one discount
-    k: float = 1.0  # add-k's pseudo-count (1 = Laplace)
+    discount: Optional[Annotated[float, Range(0, 1, low_open=True, high_open=True)]] = None  # None: modified KN's three discounts per order; a number: one discount
+    k: Annotated[float, POSITIVE] = 1.0  # add-k's pseudo-count (1 = Laplace)
     eos_id: int = -1  # the token that ends a sentence (-1: none); set from the tokenizer's end-of-text
-    block_size: int = 256  # window length when `lmlab eval` scores windows (the model looks back order - 1)
+    block_size: Annotated[int, AT_LEAST_ONE] = 256  # window length when `lmlab eval` scores windows (the model looks back order - 1)
 
-    def validate(self) -> None:
-        if self.order < 1:
-            raise UserError(f"order must be >= 1, got {self.order}")
-        if self.discount is not None and not 0 < self.discount < 1:
-            raise UserError(f"discount must be in (0, 1), got {self.discount}")
-        if self.k <= 0:
-            raise UserError(f"k must be > 0, got {self.k}")
 
 
 def modified_kn_discounts(counts: np.ndarray) -> np.ndarray:

@@ -19,36 +19,30 @@ remembers by default, which is what lets its gradient survive (tests/nn/test_rnn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlab.errors import UserError
+from lmlab.config import AT_LEAST_ONE, Config, FRACTION
 from lmlab.models.base import NeuralLM, require_vocab_size
 from lmlab.nn.rnn import Recurrent, RecurrentState
 
 
 @dataclass
-class RNNLMConfig:
+class RNNLMConfig(Config):
     """Shape of a recurrent language model; `cell` is the family (rnn, lstm or gru)."""
 
     vocab_size: int = 0
     cell: Literal["rnn", "lstm", "gru"] = "lstm"
-    block_size: int = 128  # TBPTT window: tokens per training sequence, and how far gradients flow back
-    n_embd: int = 128
-    n_hidden: int = 256
-    n_layer: int = 2
-    dropout: float = 0.0  # on the embeddings, between layers and before the output layer
+    block_size: Annotated[int, AT_LEAST_ONE] = 128  # TBPTT window: tokens per training sequence, and how far gradients flow back
+    n_embd: Annotated[int, AT_LEAST_ONE] = 128
+    n_hidden: Annotated[int, AT_LEAST_ONE] = 256
+    n_layer: Annotated[int, AT_LEAST_ONE] = 2
+    dropout: Annotated[float, FRACTION] = 0.0  # on the embeddings, between layers and before the output layer
     carry_state: bool = True  # carry the hidden state across consecutive training windows
     fast: bool = True  # torch's fused RNN kernels; False runs the written-out loop (same parameters)
-
-    def validate(self) -> None:
-        if min(self.block_size, self.n_embd, self.n_hidden, self.n_layer) < 1:
-            raise UserError("block_size, n_embd, n_hidden and n_layer must be >= 1")
-        if not 0 <= self.dropout < 1:
-            raise UserError("dropout must be in [0, 1)")
 
 
 class RNNLM(NeuralLM):

@@ -39,12 +39,13 @@ into a language model over the target, so greedy, sampling and beam search run o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlab.config import FRACTION, Range
 from lmlab.errors import UserError
 from lmlab.models.base import ModelBase
 from lmlab.models.transformer import TransformerConfig, attention_positions, embed, init_weights
@@ -67,17 +68,13 @@ class Seq2SeqConfig(TransformerConfig):
     scale_embeddings: bool = True
     src_vocab_size: int = 0  # from the source tokenizer
     tgt_vocab_size: int = 0  # from the target tokenizer (the same one when the vocabulary is shared)
-    block_size: int = 128  # longest source or target sequence, special token included
+    block_size: Annotated[int, Range(2)] = 128  # longest source or target sequence, special token included
     share_embeddings: bool = True  # one table for source, target and output (needs a shared vocabulary)
     tie_weights: bool = True  # the output projection is the target embedding
-    label_smoothing: float = 0.1
+    label_smoothing: Annotated[float, FRACTION] = 0.1
 
-    def validate(self) -> None:
-        super().validate()
-        if self.block_size < 2:
-            raise UserError("block_size must be >= 2")
-        if not 0 <= self.label_smoothing < 1:
-            raise UserError("label_smoothing must be in [0, 1)")
+    def check_relations(self) -> None:
+        super().check_relations()
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise UserError(f"share_embeddings needs one vocabulary, but the source has {self.src_vocab_size} "
                             f"tokens and the target {self.tgt_vocab_size}: --set share_embeddings=false")

@@ -19,25 +19,30 @@ padding are masked out of the max, so a sentence's logits do not depend on its b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlab.config import AT_LEAST_ONE, Config, FRACTION, Range
 from lmlab.errors import UserError
 from lmlab.models.text_classifier import TextClassifier
 
 
 @dataclass
-class TextCNNConfig:
+class TextCNNConfig(Config):
     """Kim (2014)'s sentence CNN."""
 
     vocab_size: int = 0  # word tokenizer entries (set from the tokenizer)
-    n_labels: int = 2
-    n_embd: int = 128  # word vector size (from the vectors when --init gives word2vec vectors)
+    n_labels: Annotated[int, Range(2)] = 2
+    n_embd: Annotated[int, AT_LEAST_ONE] = 128  # word vector size (from the vectors when --init gives word2vec vectors)
     widths: str = "3,4,5"  # filter widths in words, comma-separated
-    n_filters: int = 100  # feature maps per width
-    dropout: float = 0.5  # on the pooled features (Kim: 0.5)
+    n_filters: Annotated[int, AT_LEAST_ONE] = 100  # feature maps per width
+    dropout: Annotated[float, FRACTION] = 0.5  # on the pooled features (Kim: 0.5)
+
+    def check_relations(self) -> None:
+        parse_widths(self.widths)
 
 
 def parse_widths(text: str) -> list[int]:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 import torch.nn as nn
 
+from lmlab.config import AT_LEAST_ONE, Config, FRACTION, POSITIVE
 from lmlab.errors import UserError
 from lmlab.nn.attention import AttentionConfig, MultiHeadAttention
 from lmlab.nn.block import TransformerBlock
@@ -40,36 +41,31 @@ RESIDUAL_PROJECTIONS = ("attn.proj.weight", "mlp.down.weight")  # cross_attn.pro
 
 
 @dataclass
-class TransformerConfig:
+class TransformerConfig(Config):
     """The shape of the stack and its interchangeable parts (see the module docstring)."""
 
-    n_layer: int = 6
-    n_head: int = 6
-    n_embd: int = 384
-    dropout: float = 0.0
+    n_layer: Annotated[int, AT_LEAST_ONE] = 6
+    n_head: Annotated[int, AT_LEAST_ONE] = 6
+    n_embd: Annotated[int, AT_LEAST_ONE] = 384
+    dropout: Annotated[float, FRACTION] = 0.0
     bias: bool = True  # biases in Linear layers and norms (GPT-2: True)
     attention: Literal["explicit", "sdpa"] = "sdpa"  # written-out formula or the fused kernel
     score: Literal["scaled_dot", "dot", "bilinear", "additive"] = "scaled_dot"  # how a query scores a key
-    n_kv_head: Optional[int] = None  # key/value heads: None = n_head, fewer = grouped-query, 1 = multi-query
+    n_kv_head: Optional[Annotated[int, AT_LEAST_ONE]] = None  # key/value heads: None = n_head, fewer = grouped-query, 1 = multi-query
     fused_qkv: bool = True  # one Linear for Q, K and V
     orthogonal_init: bool = False  # orthonormal rows for the per-head W_Q, W_K, W_V
     pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi"] = "learned"  # where tokens are
     norm: Literal["layernorm", "rmsnorm", "batchnorm"] = "layernorm"
-    norm_eps: Optional[float] = None  # the epsilon under the square root; None: the norm's default
+    norm_eps: Optional[Annotated[float, POSITIVE]] = None  # the epsilon under the square root; None: the norm's default
     norm_position: Literal["pre", "post"] = "pre"  # Norm inside the residual (pre) or after the sum (post)
     activation: Literal["gelu", "gelu_exact", "relu", "swiglu"] = "gelu"  # of the MLP
     scale_embeddings: bool = False  # multiply token embeddings by sqrt(n_embd) (Vaswani et al.)
 
-    def validate(self) -> None:
-        if min(self.n_layer, self.n_head, self.n_embd) < 1:
-            raise UserError("n_layer, n_head and n_embd must be >= 1")
+    def check_relations(self) -> None:
         if self.n_embd % self.n_head:
             raise UserError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        n_kv_head = self.n_kv_head or self.n_head
-        if n_kv_head < 1 or self.n_head % n_kv_head:
+        if self.n_head % (self.n_kv_head or self.n_head):
             raise UserError(f"n_kv_head ({self.n_kv_head}) must divide n_head ({self.n_head})")
-        if not 0 <= self.dropout < 1:
-            raise UserError("dropout must be in [0, 1)")
         if self.pos == "sinusoidal" and self.n_embd % 2:
             raise UserError(f"pos=sinusoidal pairs sin and cos: n_embd ({self.n_embd}) must be even")
         if self.pos == "rope" and (self.n_embd // self.n_head) % 2:

@@ -17,10 +17,11 @@ steps through the Trainer or is fitted by its own rule, and what else it can sho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
 import torch
 
+from lmlab.config import AT_LEAST_ONE, Config, Range
 from lmlab.data.classification import encode_examples, encode_words
 from lmlab.errors import UserError
 from lmlab.models.bert import BertConfig, BertForSequenceClassification
@@ -34,13 +35,14 @@ from lmlab.train.trainer import TrainConfig
 
 
 @dataclass
-class ClassifyDataConfig:
+class ClassifyDataConfig(Config):
     """Which examples, how long, how many passes."""
 
-    max_length: int = 128  # tokens per example, [CLS] and [SEP] included
-    epochs: int = 3  # passes over train.tsv (--max-steps overrides)
-    vocab_size: int = 8000  # WordPiece vocabulary for --init scratch; word vocabulary for word-level families
-    eval_batch_size: int = 128
+    max_length: Annotated[int, Range(3)] = 128  # tokens per example, [CLS] and [SEP] included
+    epochs: Annotated[int, AT_LEAST_ONE] = 3  # passes over train.tsv (--max-steps overrides)
+    vocab_size: Annotated[int, Range(2)] = 8000  # WordPiece vocabulary for --init scratch; word vocabulary for
+    # word-level families
+    eval_batch_size: Annotated[int, AT_LEAST_ONE] = 128
 
 
 @dataclass

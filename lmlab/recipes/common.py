@@ -80,10 +80,10 @@ def _apply_overrides(config, assignments: list[str]) -> None:
 
 
 def validate(config) -> None:
-    """Every part that knows its constraints checks them (`validate()` raises a UserError)."""
-    for part in sections(config).values():
-        if hasattr(part, "validate"):
-            part.validate()
+    """Every part checks its fields' ranges and relations (`lmlab.config.Config.validate`), before
+    anything is built or written; the message names the --set key."""
+    for name, part in sections(config).items():
+        part.validate(prefix=f"{name}." if name else "")
 
 
 def resolve_config(presets: dict, options, default_preset: str,

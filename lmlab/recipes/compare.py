@@ -23,10 +23,10 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 from lmlab import __version__
-from lmlab.config import apply_overrides, config_to_dict
+from lmlab.config import AT_LEAST_ONE, Config, POSITIVE, Range, apply_overrides, config_to_dict
 from lmlab.data.lm import load_ids
 from lmlab.errors import UserError
 from lmlab.evaluate.metrics import perplexity
@@ -44,17 +44,17 @@ from lmlab.train.trainer import TrainConfig
 
 
 @dataclass
-class ComparePreset:
+class ComparePreset(Config):
     """One comparison: the text, each family's `lmlab train` preset, and what is shared."""
 
     data: str
     preset: str  # each family's training preset (its model shape and optimizer settings)
-    block_size: int  # the same context window for every family
-    batch_size: int
-    max_steps: Optional[int]  # optimizer steps per neural model, or
-    budget_seconds: Optional[float]  # seconds of training per neural model
-    eval_tokens: Optional[int]  # validation tokens scored (None: the whole split)
-    sample_tokens: int  # tokens generated for the speed measurement and the sample
+    block_size: Annotated[int, AT_LEAST_ONE]  # the same context window for every family
+    batch_size: Annotated[int, AT_LEAST_ONE]
+    max_steps: Optional[Annotated[int, AT_LEAST_ONE]]  # optimizer steps per neural model, or
+    budget_seconds: Optional[Annotated[float, POSITIVE]]  # seconds of training per neural model
+    eval_tokens: Optional[Annotated[int, AT_LEAST_ONE]]  # validation tokens scored (None: the whole split)
+    sample_tokens: Annotated[int, Range(2)]  # tokens generated for the speed measurement and the sample
 
 
 PRESETS = {
@@ -75,8 +75,6 @@ def _settings(options: CompareOptions) -> tuple[ComparePreset, list[LMFamily]]:
         settings.budget_seconds = None
     if options.budget_seconds is not None:
         settings.max_steps = None
-    if (settings.max_steps or 1) < 1 or (settings.budget_seconds or 1) <= 0:
-        raise UserError("--max-steps must be >= 1 and --budget-seconds > 0")
     shared = {f.name for f in dataclasses.fields(TrainConfig)}
     for key in (a.partition("=")[0].strip().removeprefix("train.") for a in options.overrides):
         if key not in shared:

@@ -8,7 +8,9 @@ classes and the presets; a new encoder (say, one trained on masked LM alone) is 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from lmlab.config import Config, Range
 from lmlab.errors import UserError
 from lmlab.models.bert import BertConfig, BertForPreTraining
 from lmlab.recipes.common import Family
@@ -16,13 +18,14 @@ from lmlab.train.trainer import TrainConfig
 
 
 @dataclass
-class PretrainDataConfig:
+class PretrainDataConfig(Config):
     """Which text, which vocabulary, how long the pairs."""
 
     corpus: str = "shakespeare"  # corpus name or path
-    val_fraction: float = 0.1  # the last 10% of every document is held out
-    vocab_size: int = 8000  # WordPiece entries, trained on the training split
-    max_length: int = 128  # tokens per pair: [CLS] A [SEP] B [SEP]
+    val_fraction: Annotated[float, Range(0, 1, low_open=True, high_open=True)] = 0.1  # the last 10% of every
+    # document is held out
+    vocab_size: Annotated[int, Range(2)] = 8000  # WordPiece entries, trained on the training split
+    max_length: Annotated[int, Range(8)] = 128  # tokens per pair: [CLS] A [SEP] B [SEP]
 
 
 @dataclass

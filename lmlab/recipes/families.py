@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
+from lmlab.config import Config, Range
 from lmlab.errors import UserError
 from lmlab.models.cnn_lm import CNNLM, CNNLMConfig
 from lmlab.models.ffnn_lm import FFNNLM, FFNNLMConfig
@@ -26,13 +27,14 @@ from lmlab.train.trainer import TrainConfig
 
 
 @dataclass
-class DataConfig:
+class DataConfig(Config):
     """Which text to train on and how to tokenize it."""
 
     corpus: str = "shakespeare"  # corpus name or path
-    val_fraction: float = 0.1  # the last 10% of every document is held out
+    val_fraction: Annotated[float, Range(0, 1, low_open=True, high_open=True)] = 0.1  # the last 10% of every
+    # document is held out
     tokenizer: str = "bpe"  # tokenizer algorithm to train on the training split, or a tokenizer.json path
-    vocab_size: Optional[int] = 1024  # vocabulary size for trained subword tokenizers (ignored by char)
+    vocab_size: Optional[Annotated[int, Range(2)]] = 1024  # vocabulary size for trained subword tokenizers (ignored by char)
 
 
 @dataclass

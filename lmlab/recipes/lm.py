@@ -38,6 +38,7 @@ from lmlab.runs import load_run
 from lmlab.tokenizers import TOKENIZERS, Tokenizer
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
+from lmlab.train.memory import check_fits
 from lmlab.train.trainer import TrainConfig, Trainer
 
 
@@ -122,6 +123,9 @@ def train(options: LMTrainOptions, context: distributed.Context) -> dict:
     """`lmlab train`: resolve the configuration (or reopen the run), then `fit` it."""
     out = Path(options.out) if options.out else _default_out(options)
     family, config, saved = resolve_run(options, out)
+    if family.training != "counted" and saved is None:  # before any file is written
+        shape = {**config_to_dict(config.model), "vocab_size": config.data.vocab_size or 256}
+        check_fits(lambda: family.build(shape), context.device)
     if options.compile:
         config.train.compile = True
     return fit(family, config, out, context, preset=options.preset or LMTrainOptions.default_preset,
@@ -276,7 +280,7 @@ def sample_command(options: SampleOptions) -> None:
     device = distributed.resolve_device(options.device)
     if options.strategy == "beam":
         beam = BeamConfig(options.beams, options.length_penalty)
-        beam.validate()
+        beam.validate(prefix="--")
         run = load_run(options.run, device, expect="lm", command="lmlab sample")
         if not lm_family(run.family).attention:
             raise UserError("--strategy beam needs a model whose decoding state can follow the beams: a GPT run")
@@ -284,7 +288,7 @@ def sample_command(options: SampleOptions) -> None:
               flush=True)
         return
     sampling = SamplingConfig(options.strategy, options.temperature, options.top_k, options.top_p)
-    sampling.validate()
+    sampling.validate(prefix="--")
     run = load_run(options.run, device, expect="lm", command="lmlab sample")
     stream_sample(run.model, run.tokenizer, options.prompt, options.max_new_tokens, sampling, device, options.seed)
 

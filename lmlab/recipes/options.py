@@ -11,9 +11,9 @@ torch-free: building the arguments of ``corpus`` or ``tokenizer`` must not impor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional
 
-from lmlab.config import flag, from_config, positional
+from lmlab.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, SEED, Range, flag, from_config, positional
 
 Device = Literal["auto", "cpu", "cuda"]
 TRAIN_CONFIG = "lmlab.train.trainer:TrainConfig"
@@ -78,8 +78,8 @@ class LMTrainOptions(TrainingOptions):
 
 @options
 class BeamOptions(OnDevice):
-    beams: int = 4  # beam width; 1 is greedy
-    length_penalty: float = 0.6  # GNMT length penalty alpha; 0 ranks by log-probability
+    beams: Annotated[int, AT_LEAST_ONE] = 4  # beam width; 1 is greedy
+    length_penalty: Annotated[float, NON_NEGATIVE] = 0.6  # GNMT length penalty alpha; 0 ranks by log-probability
 
 
 @options
@@ -88,12 +88,13 @@ class SampleOptions(BeamOptions):
 
     run: str = field(metadata=positional())  # run folder written by `lmlab train`
     prompt: str = ""  # text to continue (default: start of a document)
-    max_new_tokens: int = 500  # token budget
+    max_new_tokens: Annotated[int, AT_LEAST_ONE] = 500  # token budget
     strategy: Literal["greedy", "sample", "beam"] = "sample"  # greedy takes the most likely token; sample
     # draws from the distribution; beam keeps the --beams most probable continuations
-    temperature: float = 0.8  # divide logits by T before sampling; <1 is more conservative
-    top_k: Optional[int] = None  # sample only from the K most likely tokens
-    top_p: Optional[float] = None  # nucleus sampling: the smallest set of tokens whose probability reaches P
+    temperature: Annotated[float, POSITIVE] = 0.8  # divide logits by T before sampling; <1 is more conservative
+    top_k: Optional[Annotated[int, AT_LEAST_ONE]] = None  # sample only from the K most likely tokens
+    top_p: Optional[Annotated[float, Range(0, 1, low_open=True)]] = None  # nucleus sampling: the smallest set of
+    # tokens whose probability reaches P
     seed: Optional[int] = None  # random seed for reproducible samples
 
 
@@ -117,8 +118,8 @@ class ProfileOptions(OnDevice):
 
     run: str = field(metadata=positional())  # run folder written by `lmlab train`
     batch_sizes: str = "1,2,4,8"  # comma-separated batch sizes to measure
-    steps: int = 3  # timed training steps per batch size
-    new_tokens: int = 64  # tokens to generate per measurement
+    steps: Annotated[int, AT_LEAST_ONE] = 3  # timed training steps per batch size
+    new_tokens: Annotated[int, Range(2)] = 64  # tokens to generate per measurement
     json: bool = False  # print one JSON object with every measure
 
 
@@ -136,7 +137,7 @@ class CompareOptions(RunOptions):
     data: Optional[str] = field(default=None, metadata=from_config("data"))  # corpus name or path
     max_steps: Optional[int] = field(default=None, metadata=from_config("max_steps"))  # optimizer steps
     # for every neural model
-    seed: int = 1337  # random seed
+    seed: Annotated[int, SEED] = 1337  # random seed
     models: Optional[str] = None  # comma-separated families to compare (default: all)
     budget_seconds: Optional[float] = field(default=None, metadata=from_config("budget_seconds"))  # seconds
     # of training for every neural model
@@ -158,7 +159,7 @@ class ClassifyTrainOptions(TrainingOptions):
 
     data: Optional[str] = field(default=None, metadata=flag("--data", "GLUE_DIR"))  # a GLUE folder with
     # train.tsv and dev.tsv (sentence<TAB>label) (required, but for --resume)
-    max_steps: Optional[int] = None  # optimizer steps (default: `--set epochs=N` passes over train.tsv)
+    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # optimizer steps (default: `--set epochs=N` passes over train.tsv)
     model: Optional[str] = None  # classifier family (`lmlab.recipes.classifier_families`): bert (the
     # default), lexicon (VADER-style rules; --set lexicon=vader|PATH|induce), perceptron and bow (bag of
     # words+bigrams: perceptron / logistic regression), textcnn (Kim 2014), bilstm
@@ -191,7 +192,7 @@ class ClassifyErrorsOptions(ClassifyEvalOptions):
     'though'), unknown words, other; with counts, examples, and the error rate of all sentences
     showing each cue."""
 
-    examples: int = 3  # examples shown per cause
+    examples: Annotated[int, NON_NEGATIVE] = 3  # examples shown per cause
 
 
 @options
@@ -202,8 +203,8 @@ class ClassifyCompareOptions(RunOptions):
 
     data: str = field(metadata=flag("--data"))  # a GLUE folder with train.tsv and dev.tsv
     preset: Optional[str] = None  # preset for every family: tiny or default (default: default)
-    max_steps: Optional[int] = None  # optimizer steps per gradient-trained family (perceptron: examples visited)
-    seed: Optional[int] = None  # random seed (default: each family preset's)
+    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # optimizer steps per gradient-trained family (perceptron: examples visited)
+    seed: Optional[Annotated[int, SEED]] = None  # random seed (default: each family preset's)
     models: str = "lexicon,perceptron,bow,textcnn,bilstm,bert"  # comma-separated families
 
 
@@ -249,7 +250,7 @@ class Seq2SeqEvalOptions(BeamOptions):
     run: str = field(metadata=positional())  # run folder written by `lmlab seq2seq train`
     data: Optional[str] = None  # folder of parallel text (default: the run's)
     split: str = "val"  # file stem to evaluate: val, test, ...
-    limit: Optional[int] = None  # only the first N sentence pairs
+    limit: Optional[Annotated[int, AT_LEAST_ONE]] = None  # only the first N sentence pairs
     out: Optional[str] = field(default=None, metadata=flag("--out", "FILE"))  # also write the translations,
     # one per line
     json: bool = False  # print one JSON object {"bleu", "signature", "loss", "perplexity", ...}
@@ -280,4 +281,4 @@ class AttentionOptions(OnDevice):
     head: Optional[int] = None  # draw one head only (default: every head)
     kind: Optional[Literal["self", "encoder", "decoder", "cross"]] = None  # which attention: self (GPT; the
     # default there), or encoder, decoder, cross (translation; default: cross)
-    beams: int = 4  # beams for the translation
+    beams: Annotated[int, AT_LEAST_ONE] = 4  # beams for the translation

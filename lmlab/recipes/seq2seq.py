@@ -20,11 +20,11 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 
-from lmlab.config import config_from_dict, config_to_dict
+from lmlab.config import Config, Range, config_from_dict, config_to_dict
 from lmlab.data.batching import in_order
 from lmlab.data.pairs import PairBatches, collate, encode_pairs, read_parallel
 from lmlab.errors import UserError
@@ -45,14 +45,14 @@ from lmlab.train.trainer import TrainConfig, Trainer
 
 
 @dataclass
-class TranslationDataConfig:
+class TranslationDataConfig(Config):
     """Which parallel text, which languages, and how to tokenize them."""
 
     corpus: str = ""  # a folder with train.SRC, train.TGT, val.SRC, val.TGT
     src: str = "en"  # source language: the file extension
     tgt: str = "de"  # target language
     tokenizer: str = "bpe"  # algorithm trained on the training pairs, or a tokenizer.json path
-    vocab_size: Optional[int] = 8000  # per tokenizer
+    vocab_size: Optional[Annotated[int, Range(2)]] = 8000  # per tokenizer
     shared_vocab: bool = True  # one tokenizer for both languages (and one embedding table)
 
 
@@ -212,7 +212,7 @@ def translate(model: Seq2Seq, source_tokenizer, target_tokenizer, sentences: lis
 
 def _beam(options: BeamOptions) -> BeamConfig:
     beam = BeamConfig(beams=options.beams, length_penalty=options.length_penalty)
-    beam.validate()
+    beam.validate(prefix="--")
     return beam
 
 

@@ -6,9 +6,9 @@ The same convention as `lmlab.recipes.options` (field comments are the help); to
 from __future__ import annotations
 
 from dataclasses import field
-from typing import ClassVar, Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional
 
-from lmlab.config import flag, from_config, positional
+from lmlab.config import AT_LEAST_ONE, NON_NEGATIVE, flag, from_config, positional
 from lmlab.recipes.options import TrainingOptions, options
 
 
@@ -26,7 +26,7 @@ class Word2VecTrainOptions(TrainingOptions):
     default_preset: ClassVar[str] = "default"
     config_classes: ClassVar[dict] = {"": WORD2VEC}
 
-    max_steps: Optional[int] = None  # stop after this many batches (default: every epoch to the end)
+    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # stop after this many batches (default: every epoch to the end)
     seed: Optional[int] = field(default=None, metadata=from_config("seed"))  # random seed
     arch: Optional[Literal["cbow", "skipgram"]] = field(default=None, metadata=from_config("arch"))  # skipgram
     # predicts the context from the word, cbow the word from its context
@@ -37,7 +37,7 @@ class Word2VecTrainOptions(TrainingOptions):
     min_count: Optional[int] = field(default=None, metadata=from_config("min_count"))  # drop words seen fewer
     # times
     epochs: Optional[int] = field(default=None, metadata=from_config("epochs"))  # passes over the corpus
-    threads: Optional[int] = field(default=None, metadata=from_config("workers"))  # CPU threads applying
+    threads: Optional[Annotated[int, AT_LEAST_ONE]] = field(default=None, metadata=from_config("workers"))  # CPU threads applying
     # batches in parallel, lock-free like word2vec.c (same as --set workers=N)
 
 
@@ -51,7 +51,7 @@ class SimilarOptions(VectorsOptions):
     """The nearest words by cosine similarity."""
 
     word: str = field(metadata=positional())  # the word to look up
-    n: int = field(default=10, metadata=flag("-n"))  # how many neighbours
+    n: Annotated[int, AT_LEAST_ONE] = field(default=10, metadata=flag("-n"))  # how many neighbours
     json: bool = False  # print one JSON object
 
 
@@ -63,7 +63,7 @@ class AnalogyOptions(VectorsOptions):
     b: str = field(metadata=positional(metavar="B"))  # the second word of the known pair
     c: str = field(metadata=positional(metavar="C"))  # the word to complete
     method: Literal["add", "mul"] = "add"  # 3CosAdd or 3CosMul (Levy & Goldberg 2014)
-    n: int = field(default=5, metadata=flag("-n"))  # how many answers
+    n: Annotated[int, AT_LEAST_ONE] = field(default=5, metadata=flag("-n"))  # how many answers
     json: bool = False  # print one JSON object
 
 
@@ -76,7 +76,7 @@ class Word2VecEvalOptions(VectorsOptions):
     wordsim: Optional[str] = field(default=None, metadata=flag("--wordsim", "FILE"))  # wordsim353.tsv
     # (w1<TAB>w2<TAB>score)
     method: Literal["add", "mul"] = "add"  # analogy objective: 3CosAdd or 3CosMul
-    restrict_vocab: int = 300_000  # answer with and ask about the N most frequent words only
+    restrict_vocab: Annotated[int, AT_LEAST_ONE] = 300_000  # answer with and ask about the N most frequent words only
     json: bool = False  # print one JSON object
 
 
@@ -94,7 +94,7 @@ class TokenizerTrainOptions:
     """Train a tokenizer on the training split of --data and write it as tokenizer.json."""
 
     algo: Literal["char", "word", "bpe", "wordpiece", "unigram"] = "bpe"  # the algorithm
-    vocab_size: Optional[int] = None  # entries in the vocabulary, special tokens included (default: the
+    vocab_size: Optional[Annotated[int, AT_LEAST_ONE]] = None  # entries in the vocabulary, special tokens included (default: the
     # algorithm's: 4096 for bpe, wordpiece and unigram, 10000 for word, every character for char)
     data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`) or a .txt file / folder of them
     out: str = "tokenizer.json"  # file to write
@@ -155,4 +155,4 @@ class CorpusShowOptions:
     """Documents, sizes and the start of the text of a corpus."""
 
     name: str = field(metadata=positional())  # corpus name or path
-    chars: int = 500  # characters of text to print
+    chars: Annotated[int, NON_NEGATIVE] = 500  # characters of text to print

@@ -25,11 +25,13 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal
+from typing import Annotated, Callable, Iterable, Literal
 
 import torch
 from tqdm.auto import tqdm
 
+from lmlab.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, SEED, Config
+from lmlab.errors import UserError
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
 from lmlab.train.optim import adamw, autocast_dtype, precision
@@ -40,27 +42,37 @@ Batch = tuple[torch.Tensor, ...]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """How to train: the optimizer, the schedule, the batch and the bookkeeping."""
 
-    batch_size: int = 32  # sequences per micro-batch, per process
-    grad_accum: int = 1  # micro-batches per optimizer step
-    max_steps: int = 2000  # optimizer steps; the schedule spans exactly these
-    lr: float = 1e-3  # peak learning rate, reached after warmup
-    min_lr: float = 1e-4  # learning rate at the last step
-    warmup_steps: int = 100
+    batch_size: Annotated[int, AT_LEAST_ONE] = 32  # sequences per micro-batch, per process
+    grad_accum: Annotated[int, AT_LEAST_ONE] = 1  # micro-batches per optimizer step
+    max_steps: Annotated[int, AT_LEAST_ONE] = 2000  # optimizer steps; the schedule spans exactly these
+    lr: Annotated[float, POSITIVE] = 1e-3  # peak learning rate, reached after warmup
+    min_lr: Annotated[float, NON_NEGATIVE] = 1e-4  # learning rate at the last step (at most lr)
+    warmup_steps: Annotated[int, NON_NEGATIVE] = 100
     schedule: Literal["cosine", "linear", "noam"] = "cosine"  # decay after warmup (linear: BERT; noam: 1/sqrt(step))
-    weight_decay: float = 0.1  # applied to matrices and embeddings, not to biases and norms
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
-    eval_every: int = 250  # steps between validation estimates; 0 = only at the end
-    eval_batches: int = 20  # batches per validation estimate
-    checkpoint_every: int = 500  # steps between checkpoints; 0 = only at the end
-    log_every: int = 10  # steps between metrics.jsonl records
-    seed: int = 1337
+    weight_decay: Annotated[float, NON_NEGATIVE] = 0.1  # applied to matrices and embeddings, not to biases and norms
+    beta1: Annotated[float, FRACTION] = 0.9
+    beta2: Annotated[float, FRACTION] = 0.99
+    grad_clip: Annotated[float, NON_NEGATIVE] = 1.0  # max global gradient norm; 0 turns clipping off
+    eval_every: Annotated[int, NON_NEGATIVE] = 250  # steps between validation estimates; 0 = only at the end
+    eval_batches: Annotated[int, AT_LEAST_ONE] = 20  # batches per validation estimate
+    checkpoint_every: Annotated[int, NON_NEGATIVE] = 500  # steps between checkpoints; 0 = only at the end
+    log_every: Annotated[int, AT_LEAST_ONE] = 10  # steps between metrics.jsonl records
+    seed: Annotated[int, SEED] = 1337
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: bool = False  # torch.compile the model
+    on_nan: Literal["stop", "skip"] = "stop"  # a non-finite loss or gradient: stop (the last checkpoint
+    # is kept untouched, exit 2) or skip that step's update and count it (`skipped_steps` in metrics.jsonl)
+
+    def check_relations(self) -> None:
+        if self.min_lr > self.lr:
+            raise UserError(f"min_lr ({self.min_lr}) must be at most lr ({self.lr})")
+
+
+class NonFiniteLoss(UserError):
+    """The loss or the gradient became nan or inf: a training failure the user fixes with settings."""
 
 
 class _InterruptFlag:
@@ -109,6 +121,7 @@ class Trainer:
         self.step = 0  # optimizer steps done
         self.tokens_seen = 0
         self.best_val_loss = math.inf
+        self.skipped_steps = 0  # updates dropped for a non-finite loss or gradient (on_nan=skip)
         self.wrapped = self.model
         if config.compile:
             self.wrapped = torch.compile(self.wrapped)
@@ -168,13 +181,29 @@ class Trainer:
             loss.backward()
             total_loss += loss.detach()
             tokens += batch[0].numel()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
-        self.optimizer.step()
+        loss = distributed.mean_across_ranks(total_loss, self.context).item()
+        # the gradient norm, clipped to grad_clip (inf: measured, not clipped); the same on every rank
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip or math.inf).item()
+        if math.isfinite(loss) and math.isfinite(grad_norm):
+            self.optimizer.step()
+        else:
+            self._non_finite(loss, grad_norm)  # raises, or skips this update
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        loss = distributed.mean_across_ranks(total_loss, self.context).item()
         return loss, tokens * self.context.world_size
+
+    def _non_finite(self, loss: float, grad_norm: float) -> None:
+        """A loss or gradient that is nan or inf: nothing of this step reaches the weights or the disk.
+        on_nan=stop ends the run (the last checkpoint untouched); on_nan=skip drops the update."""
+        what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {grad_norm}"
+        if self.config.on_nan == "stop":
+            raise NonFiniteLoss(f"step {self.step + 1}: {what}; the last checkpoint in {self.run.path} is kept "
+                                f"as it was. Lower the learning rate (--set lr={self.config.lr / 10:g}), clip "
+                                f"harder (--set grad_clip=0.5), or skip such steps (--set on_nan=skip)")
+        self.skipped_steps += 1
+        if self.context.is_main:
+            self.run.append_metrics({"step": self.step + 1, "skipped_step": what,
+                                     "skipped_steps": self.skipped_steps})
 
     @torch.no_grad()
     def evaluate(self) -> float:
@@ -201,9 +230,6 @@ class Trainer:
                 last_loss, tokens = self.train_step()
                 self.tokens_seen += tokens
                 window_tokens += tokens
-                if not math.isfinite(last_loss):
-                    self.save_checkpoint()
-                    raise FloatingPointError(f"loss became {last_loss} at step {self.step}: lower --set lr")
                 elapsed = time.perf_counter() - window_start
                 tokens_per_s = window_tokens / max(elapsed, 1e-9)
                 lr = self.optimizer.param_groups[0]["lr"]
@@ -230,7 +256,7 @@ class Trainer:
                 self.save_checkpoint()
         bar.close()
         return {"step": self.step, "train_loss": last_loss, "best_val_loss": self.best_val_loss,
-                "tokens_seen": self.tokens_seen, "interrupted": interrupted}
+                "tokens_seen": self.tokens_seen, "interrupted": interrupted, "skipped_steps": self.skipped_steps}
 
     def _log_validation(self, bar) -> None:
         val_loss = self.evaluate()
