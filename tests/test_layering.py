@@ -8,14 +8,13 @@ hide an upward one). Tokenizers, config and the command table stay torch-free.
 """
 
 import ast
-from pathlib import Path
 
 import pytest
 
 from conftest import REPO
 
 LAYERS = [  # lowest first: a module may import its own layer and the ones before it
-    {"lmlab.errors", "lmlab.config", "lmlab.io", "lmlab.constants"},
+    {"lmlab.errors", "lmlab.config", "lmlab.io", "lmlab.constants", "lmlab.outputs"},
     {"lmlab.tokenizers"},
     {"lmlab.data"},
     {"lmlab.nn"},
@@ -24,7 +23,8 @@ LAYERS = [  # lowest first: a module may import its own layer and the ones befor
     {"lmlab.recipes", "lmlab.runs"},
     {"lmlab.cli", "lmlab.__main__"},
 ]
-TORCH_FREE = ["lmlab.tokenizers", "lmlab.config", "lmlab.io", "lmlab.errors", "lmlab.constants", "lmlab.cli",
+TORCH_FREE = ["lmlab.tokenizers", "lmlab.config", "lmlab.io", "lmlab.errors", "lmlab.constants", "lmlab.outputs",
+              "lmlab.cli",
               "lmlab.recipes.options", "lmlab.recipes.text_options", "lmlab.recipes.common"]
 
 

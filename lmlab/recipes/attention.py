@@ -13,11 +13,11 @@ reads source and translation together, teacher-forced, and the map is one of
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 
 from lmlab.errors import UserError
+from lmlab.outputs import claim_file
 from lmlab.generate.beam import BeamConfig
 from lmlab.recipes.common import say
 from lmlab.recipes.families import lm_family
@@ -63,6 +63,7 @@ def _seq2seq_maps(run: Run, text: str, device, beams: int):
 def attention_command(options: AttentionOptions) -> None:
     from lmlab.viz import plot_attention
 
+    out = claim_file(options.out, options.force)
     device = distributed.resolve_device(options.device)
     run = load_run(options.run, device, expect=("lm", "seq2seq"), command="lmlab attention")
     translation, config = run.kind == "seq2seq", run.config
@@ -83,7 +84,6 @@ def attention_command(options: AttentionOptions) -> None:
     layers, query_labels, key_labels = maps[kind]
     weights = layers[layer][0].float().cpu()  # (H, queries, keys)
     heads = list(range(weights.size(0))) if options.head is None else [options.head]
-    Path(options.out).parent.mkdir(parents=True, exist_ok=True)
-    plot_attention(weights.numpy(), query_labels, key_labels, options.out, f"{kind} attention, layer {layer}", heads)
+    plot_attention(weights.numpy(), query_labels, key_labels, out, f"{kind} attention, layer {layer}", heads)
     say(f"wrote {options.out}: {kind} attention of layer {layer}, {len(heads)} head(s), "
         f"{len(query_labels)} queries x {len(key_labels)} keys")

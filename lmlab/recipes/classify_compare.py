@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from lmlab.errors import UserError
+from lmlab.outputs import claim_folder
 from lmlab.evaluate.classification import classification_report
 from lmlab.io import atomic_write_json, atomic_write_text
 from lmlab.recipes import classify
@@ -47,6 +48,7 @@ def compare_command(options: ClassifyCompareOptions) -> None:
     out = Path(options.out or f"runs/classify-compare-{data.name}")
     if any((out / family.name / "config.json").exists() for family in families):
         raise UserError(f"{out} already holds runs of these families: choose another --out")
+    claim_folder(out, "classify-compare", force=options.force, command="lmlab classify compare")
     rows = []
     for family in families:
         say(f"=== {family.name} ===")

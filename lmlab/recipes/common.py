@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import sys
 import typing
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any, Callable
 
 from lmlab.config import apply_overrides, config_from_dict, preset
 from lmlab.errors import UserError
+from lmlab.outputs import claim_folder
 
 RESUMABLE = {"train.max_steps"}  # what --resume may change: how long the run goes on
 
@@ -126,11 +128,12 @@ def resume_config(saved, options, where: str, saved_preset: str | None = None):
 
 
 def saved_run(run, options, kind: str, command: str) -> dict | None:
-    """None for a new run (an --out that already holds a run is refused); with --resume, the run's
-    config.json (a run of another kind is refused)."""
+    """Claim --out (`lmlab.outputs.claim_folder`) and say what it holds: None for a new run, the
+    saved config.json with --resume. Under torchrun only rank 0 claims (the others write nothing)."""
+    if os.environ.get("RANK", "0") == "0":
+        claim_folder(run.path, kind, options.resume, getattr(options, "force", False), command.removesuffix(
+            " --resume"))
     if not options.resume:
-        if run.config_path.exists():
-            raise UserError(f"{run.path} already holds a run: continue it with --resume or choose another --out")
         return None
     return run.read_config(expect=kind, command=command)
 

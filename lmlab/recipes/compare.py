@@ -29,6 +29,7 @@ from lmlab import __version__
 from lmlab.config import AT_LEAST_ONE, Config, POSITIVE, Range, apply_overrides, config_to_dict
 from lmlab.data.lm import load_ids
 from lmlab.errors import UserError
+from lmlab.outputs import claim_folder
 from lmlab.evaluate.metrics import perplexity
 from lmlab.evaluate.profile import measure_generation, measure_training
 from lmlab.generate.sampling import SamplingConfig
@@ -186,6 +187,7 @@ def compare_command(options: CompareOptions) -> None:
                               f"{Path(settings.data).stem}")
     if (out / "compare.json").exists():
         raise UserError(f"{out} already holds a comparison: choose another --out")
+    claim_folder(out, "compare", force=options.force, command="lmlab compare")
     context = distributed.setup(options.device)
     if context.distributed:
         raise UserError("lmlab compare runs in one process: start it without torchrun")

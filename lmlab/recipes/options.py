@@ -41,6 +41,7 @@ class RunOptions(OnDevice):
     # (the learning-rate schedule spans exactly these)
     seed: Optional[int] = field(default=None, metadata=from_config("train.seed"))  # random seed
     json: bool = False  # print one JSON summary on stdout
+    force: bool = False  # write into a folder that holds other files (beside them: never over one of them)
 
 
 @options
@@ -159,7 +160,8 @@ class ClassifyTrainOptions(TrainingOptions):
 
     data: Optional[str] = field(default=None, metadata=flag("--data", "GLUE_DIR"))  # a GLUE folder with
     # train.tsv and dev.tsv (sentence<TAB>label) (required, but for --resume)
-    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # optimizer steps (default: `--set epochs=N` passes over train.tsv)
+    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # optimizer steps (default: `--set epochs=N` passes over
+    # train.tsv)
     model: Optional[str] = None  # classifier family (`lmlab.recipes.classifier_families`): bert (the
     # default), lexicon (VADER-style rules; --set lexicon=vader|PATH|induce), perceptron and bow (bag of
     # words+bigrams: perceptron / logistic regression), textcnn (Kim 2014), bilstm
@@ -203,7 +205,8 @@ class ClassifyCompareOptions(RunOptions):
 
     data: str = field(metadata=flag("--data"))  # a GLUE folder with train.tsv and dev.tsv
     preset: Optional[str] = None  # preset for every family: tiny or default (default: default)
-    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # optimizer steps per gradient-trained family (perceptron: examples visited)
+    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # optimizer steps per gradient-trained family
+    # (perceptron: examples visited)
     seed: Optional[Annotated[int, SEED]] = None  # random seed (default: each family preset's)
     models: str = "lexicon,perceptron,bow,textcnn,bilstm,bert"  # comma-separated families
 
@@ -217,7 +220,8 @@ class PretrainOptions(TrainingOptions):
 
     presets: ClassVar[str] = "lmlab.recipes.encoder_families:PRESETS"
     default_preset: ClassVar[str] = "cpu"
-    config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG, "data": "lmlab.recipes.encoder_families:PretrainDataConfig"}
+    config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG,
+                                      "data": "lmlab.recipes.encoder_families:PretrainDataConfig"}
 
     data: Optional[str] = field(default=None, metadata=from_config("data.corpus"))  # a corpus name (see
     # `lmlab corpus list`) or a .txt file / folder of them
@@ -251,6 +255,7 @@ class Seq2SeqEvalOptions(BeamOptions):
     data: Optional[str] = None  # folder of parallel text (default: the run's)
     split: str = "val"  # file stem to evaluate: val, test, ...
     limit: Optional[Annotated[int, AT_LEAST_ONE]] = None  # only the first N sentence pairs
+    force: bool = False  # replace --out if it exists
     out: Optional[str] = field(default=None, metadata=flag("--out", "FILE"))  # also write the translations,
     # one per line
     json: bool = False  # print one JSON object {"bleu", "signature", "loss", "perplexity", ...}
@@ -277,6 +282,7 @@ class AttentionOptions(OnDevice):
     run: str = field(metadata=positional())  # run folder of `lmlab train` (GPT) or `lmlab seq2seq train`
     text: str = field(metadata=positional())  # the text to run (the source sentence for a translation run)
     out: str = field(metadata=flag("--out", "PNG"))  # image file to write
+    force: bool = False  # replace --out if it exists
     layer: Optional[int] = None  # layer to draw (default: the last)
     head: Optional[int] = None  # draw one head only (default: every head)
     kind: Optional[Literal["self", "encoder", "decoder", "cross"]] = None  # which attention: self (GPT; the

@@ -28,6 +28,8 @@ from lmlab.config import Config, Range, config_from_dict, config_to_dict
 from lmlab.data.batching import in_order
 from lmlab.data.pairs import PairBatches, collate, encode_pairs, read_parallel
 from lmlab.errors import UserError
+from lmlab.io import atomic_write_text
+from lmlab.outputs import claim_file
 from lmlab.evaluate.metrics import perplexity
 from lmlab.generate.beam import BeamConfig, beam_search
 from lmlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -255,6 +257,7 @@ def eval_command(options: Seq2SeqEvalOptions) -> None:
     import sacrebleu
 
     beam = _beam(options)
+    out = claim_file(options.out, options.force) if options.out else None
     run = _open(options, "lmlab seq2seq eval")
     model, source_tokenizer, target_tokenizer, data = run.model, run.source_tokenizer, run.tokenizer, run.config["data"]
     pairs = read_parallel(options.data or data["corpus"], options.split, data["src"], data["tgt"])
@@ -269,8 +272,8 @@ def eval_command(options: Seq2SeqEvalOptions) -> None:
     score = bleu.corpus_score(hypotheses, [[t for _, t in pairs]])
     loss, tokens = teacher_forced_loss(model, encode_pairs(source_tokenizer, target_tokenizer, pairs,
                                                            model.config.block_size))
-    if options.out:
-        Path(options.out).write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+    if out is not None:
+        atomic_write_text(out, "".join(h + "\n" for h in hypotheses))
     result = {"bleu": round(score.score, 2), "signature": str(bleu.get_signature()), "sentences": len(pairs),
               "split": options.split, "beams": beam.beams, "length_penalty": beam.length_penalty,
               "loss": loss, "perplexity": perplexity(loss), "target_tokens": tokens,

@@ -26,7 +26,8 @@ class Word2VecTrainOptions(TrainingOptions):
     default_preset: ClassVar[str] = "default"
     config_classes: ClassVar[dict] = {"": WORD2VEC}
 
-    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # stop after this many batches (default: every epoch to the end)
+    max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # stop after this many batches (default: every epoch to
+    # the end)
     seed: Optional[int] = field(default=None, metadata=from_config("seed"))  # random seed
     arch: Optional[Literal["cbow", "skipgram"]] = field(default=None, metadata=from_config("arch"))  # skipgram
     # predicts the context from the word, cbow the word from its context
@@ -37,7 +38,8 @@ class Word2VecTrainOptions(TrainingOptions):
     min_count: Optional[int] = field(default=None, metadata=from_config("min_count"))  # drop words seen fewer
     # times
     epochs: Optional[int] = field(default=None, metadata=from_config("epochs"))  # passes over the corpus
-    threads: Optional[Annotated[int, AT_LEAST_ONE]] = field(default=None, metadata=from_config("workers"))  # CPU threads applying
+    threads: Optional[Annotated[int, AT_LEAST_ONE]] = field(default=None, metadata=from_config("workers"))  # CPU
+    # threads applying
     # batches in parallel, lock-free like word2vec.c (same as --set workers=N)
 
 
@@ -86,6 +88,7 @@ class WordMapOptions(VectorsOptions):
 
     words: list[str] = field(metadata=positional(nargs="+", metavar="WORD"))  # the words to place
     out: str = field(metadata=flag("--out", "PNG"))  # image file to write
+    force: bool = False  # replace --out if it exists
 
 
 # --- tokenizers and corpora ----------------------------------------------------------------------------
@@ -94,10 +97,11 @@ class TokenizerTrainOptions:
     """Train a tokenizer on the training split of --data and write it as tokenizer.json."""
 
     algo: Literal["char", "word", "bpe", "wordpiece", "unigram"] = "bpe"  # the algorithm
-    vocab_size: Optional[Annotated[int, AT_LEAST_ONE]] = None  # entries in the vocabulary, special tokens included (default: the
-    # algorithm's: 4096 for bpe, wordpiece and unigram, 10000 for word, every character for char)
+    vocab_size: Optional[Annotated[int, AT_LEAST_ONE]] = None  # entries in the vocabulary, special tokens included
+    # (default: the algorithm's: 4096 for bpe, wordpiece and unigram, 10000 for word, every character for char)
     data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`) or a .txt file / folder of them
     out: str = "tokenizer.json"  # file to write
+    force: bool = False  # replace --out if it exists (never a run's own tokenizer.json)
     overrides: list[str] = field(default_factory=list, metadata=flag("--set", "KEY=VALUE"))  # an option of the
     # algorithm, e.g. --set pattern=gpt4 (bpe), --set min_freq=2 (word), --set lowercase=false (wordpiece)
 

@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 
 from lmlab.errors import UserError
+from lmlab.outputs import claim_file
 from lmlab.recipes.common import say
 from lmlab.recipes.text_options import DecodeOptions, EncodeOptions, InspectOptions, TokenizerTrainOptions
 
@@ -37,6 +38,7 @@ def train_command(options: TokenizerTrainOptions) -> None:
     from lmlab.tokenizers import TOKENIZERS
 
     cls = TOKENIZERS[options.algo]
+    out = claim_file(options.out, options.force)  # before minutes of training
     settings = training_options(cls, options.overrides)  # the algorithm's own keyword arguments
     if "progress" in inspect.signature(cls.train).parameters:
         settings["progress"] = True
@@ -49,9 +51,6 @@ def train_command(options: TokenizerTrainOptions) -> None:
     start = time.perf_counter()
     tokenizer = cls().train(texts, vocab_size=options.vocab_size, **settings)
     seconds = time.perf_counter() - start
-    out = Path(options.out)
-    if out.parent != Path("."):
-        out.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(out)
     print(f"wrote {out}: {options.algo}, {tokenizer.vocab_size:,} tokens, trained in {seconds:.1f} s")
 

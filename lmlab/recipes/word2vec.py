@@ -23,6 +23,8 @@ from lmlab.embeddings.onehot import human_bytes, one_hot_memory
 from lmlab.embeddings.vocab import Vocabulary, text_sentences
 from lmlab.embeddings.word2vec import Word2Vec, Word2VecConfig
 from lmlab.errors import UserError
+from lmlab.io import atomic_write
+from lmlab.outputs import claim_file, claim_folder
 from lmlab.recipes.common import resolve_config, say
 from lmlab.embeddings.vectors import load_vectors
 from lmlab.recipes.text_options import (AnalogyOptions, SimilarOptions, Word2VecEvalOptions, Word2VecTrainOptions,
@@ -60,9 +62,8 @@ def train_command(options: Word2VecTrainOptions) -> None:
     config = resolve_config(PRESETS, options, Word2VecTrainOptions.default_preset)  # --threads N: workers=N
     device = resolve_device(options.device)
     data_name = Path(options.data).stem if os.sep in options.data or "." in options.data else options.data
-    out = Path(options.out or f"runs/word2vec-{config.arch}-{data_name}")
-    if (out / "config.json").exists():
-        raise UserError(f"{out} already holds a run: choose another --out")
+    out = claim_folder(options.out or f"runs/word2vec-{config.arch}-{data_name}", "word2vec", force=options.force,
+                       command="lmlab word2vec train")
     corpus = load_corpus(options.data)
     sentences = CorpusSentences([doc.text for doc in corpus.documents], config.lowercase)
 
@@ -179,6 +180,7 @@ def map_command(options: WordMapOptions) -> None:
 
     if len(options.words) < 2:
         raise UserError("give at least two words to map")
+    out = claim_file(options.out, options.force)
     vectors = load_vectors(options.run, "lmlab word2vec map")
     points = vectors.pca_2d(options.words)  # unknown words raise a UserError naming them
     figure, axes = plt.subplots(figsize=(7, 6))
@@ -189,10 +191,7 @@ def map_command(options: WordMapOptions) -> None:
     axes.set_xlabel("PC 1")
     axes.set_ylabel("PC 2")
     figure.tight_layout()
-    out = Path(options.out)
-    if out.parent and not out.parent.exists():
-        raise UserError(f"folder {out.parent} does not exist: create it or choose another --out")
-    figure.savefig(out, dpi=120)
+    atomic_write(out, lambda tmp: figure.savefig(tmp, format="png", dpi=120))
     plt.close(figure)
     say(f"wrote {out}")
 

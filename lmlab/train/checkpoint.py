@@ -26,34 +26,10 @@ from safetensors.torch import load_model, safe_open, save_model
 from lmlab import __version__
 from lmlab.errors import UserError
 from lmlab.io import atomic_write, atomic_write_json, atomic_write_text
+from lmlab.outputs import KINDS, kind_name, with_kind
 from lmlab.tokenizers import Tokenizer
 
 RUN_FORMAT_VERSION = 1
-
-# config.json's "kind": what a run is, how to say it, and the command that makes one
-KINDS = {
-    "lm": ("a language-model run", "lmlab train"),
-    "seq2seq": ("a translation run", "lmlab seq2seq train"),
-    "classifier": ("a classifier run", "lmlab classify train"),
-    "bert-pretrain": ("a BERT pretraining run", "lmlab bert pretrain"),
-    "word2vec": ("a word2vec run", "lmlab word2vec train"),
-}
-
-
-def with_kind(config: dict) -> dict:
-    """config.json with its `kind` and `family`; runs written before those keys (lmlab 0.1.0 said
-    `model_type` and, for classifiers, `task`) get them from what they did say."""
-    if "kind" in config:
-        return config
-    config = dict(config)
-    family = config.pop("model_type", "gpt")
-    if config.pop("task", None) == "classify":
-        kind = "classifier"
-    else:
-        kind = {"bert-pretraining": "bert-pretrain", "seq2seq": "seq2seq"}.get(family, "lm")
-    config["kind"], config["family"] = kind, {"bert-pretraining": "bert"}.get(family, family)
-    return config
-
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The plain module inside DDP and/or torch.compile wrappers."""
@@ -89,8 +65,8 @@ class RunFolder:
         config = with_kind(self._read_config())
         expected = (expect,) if isinstance(expect, str) else expect
         if expected and config["kind"] not in expected:
-            what = KINDS.get(config["kind"], (f"a {config['kind']} run",))[0]
-            wanted = " or ".join(KINDS[kind][0] for kind in expected)
+            what = kind_name(config["kind"])
+            wanted = " or ".join(kind_name(kind) for kind in expected)
             raise UserError(f"{self.path} is {what}; `{command}` needs {wanted} (`{KINDS[expected[0]][1]}` "
                             f"makes one)")
         return config
