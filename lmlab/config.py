@@ -233,13 +233,19 @@ def check_fields(config, prefix: str = "") -> None:
             raise UserError(f"{name} must be {allowed}, got {value!r}")
 
 
+def validate_config(config, prefix: str = "") -> None:
+    """Any config dataclass: its fields within their Ranges, then its `check_relations()` if it has one."""
+    check_fields(config, prefix)
+    if hasattr(config, "check_relations"):
+        config.check_relations()
+
+
 class Config:
     """Base of lmlab's config dataclasses: `validate()` checks every field against the Range declared
     with it, then the relations between fields (`check_relations`, e.g. min_lr <= lr)."""
 
     def validate(self, prefix: str = "") -> None:
-        check_fields(self, prefix)
-        self.check_relations()
+        validate_config(self, prefix)
 
     def check_relations(self) -> None:
         """Constraints that tie fields together; a subclass raises a UserError naming them."""

@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from lmlab.errors import UserError
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
     """Call `write(temporary_path)`, fsync the temporary file, then rename it onto `path`."""
@@ -35,3 +37,35 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_json(path: str | os.PathLike, document, **dumps_options) -> None:
     """Write `document` as JSON (`json.dumps` options, e.g. ``indent=2``) and a final newline, atomically."""
     atomic_write_text(path, json.dumps(document, **dumps_options) + "\n")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file a user gave (a byte-order mark is dropped); a missing, unreadable or
+    non-UTF-8 file is one `UserError` that names it, and for bad bytes the line they are on."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a file") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise UserError(f"{path}: line {line} is not UTF-8 (convert the file first, e.g. "
+                        f"iconv -f GBK -t UTF-8 {path.name} > {path.stem}.utf8{path.suffix})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as open() reads text
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON"):
+    """A JSON document from a file; invalid, or nested deeper than Python can follow, is a UserError."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid {what} ({error})") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a {what} (nesting too deep)") from None

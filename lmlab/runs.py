@@ -23,6 +23,7 @@ from lmlab.config import config_from_dict
 from lmlab.embeddings.vectors import WordVectors
 from lmlab.errors import UserError
 from lmlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from lmlab.outputs import kind_name
 from lmlab.recipes.classifier_families import classifier_family
 from lmlab.recipes.encoder_families import encoder_family
 from lmlab.recipes.families import lm_family
@@ -100,7 +101,11 @@ def load_run(path, device="cpu", expect: str | tuple[str, ...] | None = None, co
     if config["kind"] not in LOADERS:
         raise UserError(f"{folder.config_path}: unknown kind {config['kind']!r}; lmlab {__version__} opens "
                         f"{', '.join(LOADERS)}")
-    model, tokenizer, source_tokenizer = LOADERS[config["kind"]](folder, config)
+    try:
+        model, tokenizer, source_tokenizer = LOADERS[config["kind"]](folder, config)
+    except (KeyError, TypeError, AttributeError) as error:  # a section or key missing, or of the wrong type
+        raise UserError(f"{folder.config_path}: not a complete config of {kind_name(config['kind'])} "
+                        f"({type(error).__name__}: {str(error)[:100]})") from None
     if hasattr(model, "to"):
         model = model.to(device).eval()
     return Run(folder.path, config["kind"], config, model, tokenizer, source_tokenizer)

@@ -11,11 +11,13 @@ the protocol of `lmlab.data.batching`.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from lmlab.data.batching import Batch, EpochSampler, pad_collate
 from lmlab.errors import UserError
+from lmlab.io import read_text
 
 
 @dataclass
@@ -30,8 +32,7 @@ def read_tsv(path: str | Path) -> list[Example]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} not found: give a GLUE folder with train.tsv and dev.tsv (sentence<TAB>label)")
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = list(csv.reader(io.StringIO(read_text(path), newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
     header = rows[0] if rows else []
     if "sentence" not in header or "label" not in header:
         raise UserError(f"{path}: the header must name the columns 'sentence' and 'label' (got {header[:4]})")

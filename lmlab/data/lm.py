@@ -41,12 +41,18 @@ def save_ids(path: Path, ids: np.ndarray) -> None:
     tmp.replace(path)
 
 
-def load_ids(path: Path) -> np.ndarray:
-    """Memory-map a saved id array (never unpickles)."""
+def load_ids(path: Path, vocab_size: int | None = None) -> np.ndarray:
+    """Memory-map a saved id array (never unpickles); with `vocab_size`, every id must be below it."""
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        ids = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as error:
-        raise UserError(f"{path}: not a valid token-id array ({error})") from None
+        raise UserError(f"{path}: not a valid token-id array ({str(error)[:120]})") from None
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise UserError(f"{path}: not a token-id array (shape {ids.shape}, {ids.dtype})")
+    if vocab_size is not None and len(ids) and int(ids.max()) >= vocab_size:
+        raise UserError(f"{path}: holds token id {int(ids.max())}, but the tokenizer has {vocab_size} tokens: the "
+                        f"ids belong to another tokenizer")
+    return ids
 
 
 class WindowSampler:

@@ -24,6 +24,7 @@ from pathlib import Path
 from lmlab.constants import PAD
 from lmlab.data.batching import Batch, EpochSampler, pad_collate
 from lmlab.errors import UserError
+from lmlab.io import read_text
 
 Pair = tuple[list[int], list[int]]  # (source ids, target ids with <s> and </s>)
 
@@ -36,7 +37,7 @@ def read_parallel(folder: str | Path, split: str, source: str, target: str) -> l
         if not path.is_file():
             raise UserError(f"{path} not found: --data DIR must hold {split}.{source} and {split}.{target}, "
                             f"aligned, one sentence per line")
-    sources, targets = (path.read_text(encoding="utf-8").splitlines() for path in paths)
+    sources, targets = (read_text(path).splitlines() for path in paths)
     if len(sources) != len(targets):
         raise UserError(f"{paths[0]} has {len(sources)} lines but {paths[1]} has {len(targets)}: "
                         f"the two sides must be aligned line by line")

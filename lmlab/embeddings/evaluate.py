@@ -31,6 +31,7 @@ import torch
 
 from lmlab.embeddings.vectors import WordVectors
 from lmlab.errors import UserError
+from lmlab.io import read_text
 
 DEFAULT_RESTRICT_VOCAB = 300_000
 
@@ -83,7 +84,7 @@ def read_analogies(path: str | Path) -> list[AnalogySection]:
     if not path.is_file():
         raise UserError(f"analogy file not found: {path} (questions-words.txt; pass it with --analogies)")
     sections: list[AnalogySection] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         if line.startswith(":"):
@@ -104,7 +105,7 @@ def read_wordsim(path: str | Path) -> list[tuple[str, str, float]]:
     if not path.is_file():
         raise UserError(f"word-similarity file not found: {path} (wordsim353.tsv; pass it with --wordsim)")
     pairs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")

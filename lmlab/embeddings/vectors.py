@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from lmlab.errors import UserError
-from lmlab.io import atomic_write, atomic_write_json
+from lmlab.io import atomic_write, atomic_write_json, read_text
 from lmlab.train.checkpoint import RunFolder
 
 VECTORS_FORMAT_VERSION = 1
@@ -205,10 +205,7 @@ class WordVectors:
     def load_text(cls, path: str | Path) -> "WordVectors":
         """Read the word2vec text format, refusing a malformed file with its line number."""
         path = Path(path)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (UnicodeDecodeError, OSError) as error:
-            raise UserError(f"{path}: cannot read word vectors ({error})") from None
+        lines = read_text(path).splitlines()
         header = lines[0].split() if lines else []
         if len(header) != 2 or not all(part.isdigit() for part in header):
             raise UserError(f"{path}:1: expected the word2vec header 'N D' (word count, dimension)")

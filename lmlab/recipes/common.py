@@ -22,7 +22,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from lmlab.config import apply_overrides, config_from_dict, preset
+from lmlab.config import apply_overrides, config_from_dict, preset, validate_config
 from lmlab.errors import UserError
 from lmlab.outputs import claim_folder
 
@@ -85,7 +85,7 @@ def validate(config) -> None:
     """Every part checks its fields' ranges and relations (`lmlab.config.Config.validate`), before
     anything is built or written; the message names the --set key."""
     for name, part in sections(config).items():
-        part.validate(prefix=f"{name}." if name else "")
+        validate_config(part, prefix=f"{name}." if name else "")
 
 
 def resolve_config(presets: dict, options, default_preset: str,
@@ -141,6 +141,9 @@ def saved_run(run, options, kind: str, command: str) -> dict | None:
 def saved_config(run_config_class: type, model_config_class: type, saved: dict, source: str):
     """The typed run configuration of a config.json: each section rebuilt by its dataclass."""
     hints = typing.get_type_hints(run_config_class)
+    missing = [f.name for f in dataclasses.fields(run_config_class) if f.name not in saved]
+    if missing:
+        raise UserError(f"{source}: not a complete run config (no {', '.join(missing)} section)")
     return run_config_class(**{f.name: config_from_dict(model_config_class if f.name == "model" else hints[f.name],
                                                         saved[f.name], source)
                                for f in dataclasses.fields(run_config_class)})

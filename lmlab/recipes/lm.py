@@ -147,7 +147,8 @@ def fit(family: LMFamily, config: LMRunConfig, out: Path, context: distributed.C
     distributed.barrier(context)
     tokenizer = run.load_tokenizer()
     config.model.vocab_size = tokenizer.vocab_size
-    train_ids, val_ids = load_ids(run.path / "data" / "train.npy"), load_ids(run.path / "data" / "val.npy")
+    train_ids, val_ids = (load_ids(run.path / "data" / name, tokenizer.vocab_size)
+                          for name in ("train.npy", "val.npy"))
 
     torch.manual_seed(config.train.seed)  # the same initial weights on every rank
     model = family.build(config_to_dict(config.model))
@@ -297,7 +298,7 @@ def sample_command(options: SampleOptions) -> None:
 def evaluation_ids(run: RunFolder, config: dict, tokenizer, data: str | None, split: str):
     """The token ids to evaluate on: the run's own validation ids, or a corpus tokenized now."""
     if data is None and split == "val" and (run.path / "data" / "val.npy").is_file():
-        return load_ids(run.path / "data" / "val.npy")
+        return load_ids(run.path / "data" / "val.npy", tokenizer.vocab_size)
     from lmlab.data.corpora import load_corpus, split_corpus
 
     corpus = load_corpus(data or config["data"]["corpus"])

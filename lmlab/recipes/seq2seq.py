@@ -28,7 +28,7 @@ from lmlab.config import Config, Range, config_from_dict, config_to_dict
 from lmlab.data.batching import in_order
 from lmlab.data.pairs import PairBatches, collate, encode_pairs, read_parallel
 from lmlab.errors import UserError
-from lmlab.io import atomic_write_text
+from lmlab.io import atomic_write_text, read_text
 from lmlab.outputs import claim_file
 from lmlab.evaluate.metrics import perplexity
 from lmlab.generate.beam import BeamConfig, beam_search
@@ -231,7 +231,7 @@ def translate_command(options: TranslateOptions) -> None:
     if options.file is not None:
         if not Path(options.file).is_file():
             raise UserError(f"--file {options.file}: not found")
-        sentences = Path(options.file).read_text(encoding="utf-8").splitlines()
+        sentences = read_text(options.file).splitlines()
     else:
         sentences = [options.text]
     for source, translation in zip(sentences, translate(model, source_tokenizer, target_tokenizer, sentences, beam)):

@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 
 from lmlab.errors import UserError
+from lmlab.io import read_text
 from lmlab.outputs import claim_file
 from lmlab.recipes.common import say
 from lmlab.recipes.text_options import DecodeOptions, EncodeOptions, InspectOptions, TokenizerTrainOptions
@@ -86,7 +87,7 @@ def encode_command(options: EncodeOptions) -> None:
         path = Path(options.file)
         if not path.is_file():
             raise UserError(f"--file {path}: no such file")
-        texts = path.read_text(encoding="utf-8").split("\n")  # universal newlines: \r\n is \n here
+        texts = read_text(path).split("\n")  # universal newlines: \r\n is \n here
         if texts[-1] == "":
             texts.pop()  # the newline that ends the last line does not start another one
     allowed = "all" if options.allow_special else "none"

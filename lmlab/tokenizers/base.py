@@ -28,7 +28,6 @@ This module imports neither torch nor numpy, so `lmlab tokenizer ...` commands s
 from __future__ import annotations
 
 import gc
-import json
 import os
 import re
 from contextlib import contextmanager
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Callable, ClassVar, Iterable
 
 from lmlab.errors import UserError
-from lmlab.io import atomic_write_json
+from lmlab.io import atomic_write_json, read_json
 from lmlab.tokenizers import hf_json
 
 TOKENIZER_FORMAT_VERSION = 1
@@ -230,8 +229,9 @@ class Tokenizer:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"tokenizer file not found: {path}")
+        data = read_json(path, "tokenizer.json")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise UserError(f"{path}: not valid JSON ({error})") from None
-        return Tokenizer.from_dict(data, source=str(path))
+            return Tokenizer.from_dict(data, source=str(path))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            raise UserError(f"{path}: not a tokenizer.json lmlab can read ({type(error).__name__}: "
+                            f"{str(error)[:120]})") from None

@@ -25,7 +25,7 @@ from safetensors.torch import load_model, safe_open, save_model
 
 from lmlab import __version__
 from lmlab.errors import UserError
-from lmlab.io import atomic_write, atomic_write_json, atomic_write_text
+from lmlab.io import atomic_write, atomic_write_json, atomic_write_text, read_text
 from lmlab.outputs import KINDS, kind_name, with_kind
 from lmlab.tokenizers import Tokenizer
 
@@ -149,8 +149,9 @@ class RunFolder:
         try:
             state = torch.load(self.state_path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises many types for corrupt or foreign files
+            first_line = (str(error).splitlines() or ["empty file"])[0][:200]
             raise UserError(f"{self.state_path}: corrupt or foreign trainer state "
-                            f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from None
+                            f"({type(error).__name__}: {first_line})") from None
         if not isinstance(state, dict) or state.get("format_version") != RUN_FORMAT_VERSION:
             raise UserError(f"{self.state_path}: not an lmlab trainer state of format {RUN_FORMAT_VERSION}")
         if self.model_step() != state.get("step"):
@@ -160,14 +161,22 @@ class RunFolder:
 
     # --- metrics --------------------------------------------------------------------------
     def read_metrics(self) -> list[dict]:
+        """The records of metrics.jsonl. The last line may be cut short by a crash (it is skipped);
+        any other line that is not a JSON object means the file is not lmlab's: refused by name."""
         if not self.metrics_path.is_file():
             return []
+        lines = read_text(self.metrics_path).splitlines()
         records = []
-        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(lines, start=1):
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash
+                record = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                if number == len(lines):
+                    continue  # a line cut short by a crash
+                record = None
+            if not isinstance(record, dict):
+                raise UserError(f"{self.metrics_path}:{number}: not a metrics record (a JSON object per line)")
+            records.append(record)
         return records
 
     def truncate_metrics(self, last_step: int) -> None:

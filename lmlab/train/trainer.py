@@ -141,7 +141,7 @@ class Trainer:
         """Restore weights, optimizer, counters and RNG from the run folder's last checkpoint."""
         state = self.run.load_state()
         self.run.load_model(self.model)
-        self.optimizer.load_state_dict(state["optimizer"])
+        self._load_optimizer(state["optimizer"])
         self.step, self.tokens_seen = state["step"], state["tokens_seen"]
         self.best_val_loss = state["best_val_loss"]
         torch.set_rng_state(state["rng"]["torch"])
@@ -149,6 +149,20 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         if self.context.is_main:
             self.run.truncate_metrics(self.step)
+
+    def _load_optimizer(self, saved: dict) -> None:
+        """AdamW's moments, refused by name when they belong to another model (other shapes)."""
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        try:
+            shapes = [tuple(saved["state"][i]["exp_avg"].shape) for i in range(len(params)) if i in saved["state"]]
+            fits = len(saved["param_groups"]) == len(self.optimizer.param_groups) and all(
+                shape == tuple(p.shape) for shape, p in zip(shapes, params))
+        except (KeyError, TypeError, AttributeError):
+            fits = False
+        if not fits:
+            raise UserError(f"{self.run.state_path}: the optimizer state belongs to another model (its shapes do "
+                            f"not fit the model in config.json)")
+        self.optimizer.load_state_dict(saved)
 
     def save_checkpoint(self) -> None:
         if self.context.is_main:

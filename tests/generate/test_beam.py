@@ -104,7 +104,9 @@ def test_batched_beams_equal_one_input_at_a_time_and_log_probs_are_the_models():
 
 
 def test_beam_options_are_validated():
-    with pytest.raises(UserError, match="--beams"):
+    with pytest.raises(UserError, match="beams must be >= 1, got 0"):
         BeamConfig(beams=0).validate()
+    with pytest.raises(UserError, match="--beams must be >= 1"):  # as the command line says it
+        BeamConfig(beams=0).validate(prefix="--")
     with pytest.raises(UserError, match="n_best"):
         BeamConfig(beams=2, n_best=3).validate()

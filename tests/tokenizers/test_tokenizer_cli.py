@@ -51,7 +51,7 @@ def test_set_passes_typed_options_to_the_algorithm(trained):
     folder, _ = trained
     for algo, options in [("wordpiece", ["lowercase=false", "strip_accents=true"]), ("bpe", ["pattern=gpt4"])]:
         result = lmlab("tokenizer", "train", "--algo", algo, "--vocab-size", 300, "--data", folder / "corpus.txt",
-                       "--out", "options.json", *[word for o in options for word in ("--set", o)], cwd=folder)
+                       "--out", "options.json", "--force", *[word for o in options for word in ("--set", o)], cwd=folder)
         assert result.returncode == 0, result.stderr
         tokenizer = load_tokenizer(folder / "options.json")
         if algo == "wordpiece":
