@@ -86,8 +86,9 @@ def _make_folder(path: Path, flag: str) -> None:
 
 
 def claim_folder(path, kind: str, resume: bool = False, force: bool = False, command: str = "this command",
-                 flag: str = "--out") -> Path:
-    """Make `path` the output folder of a `kind` run, or refuse it with one line saying why."""
+                 flag: str = "--out", mark: bool = True) -> Path:
+    """Make `path` the output folder of a `kind` run, or refuse it with one line saying why. With
+    `mark=False` only check: the recipe calls `mark_folder` once its configuration is valid."""
     path = Path(path)
     found = folder_kind(path) if path.is_dir() else None
     if found is not None and found != kind:
@@ -101,8 +102,18 @@ def claim_folder(path, kind: str, resume: bool = False, force: bool = False, com
         raise UserError(f"{path} already holds a run: continue it with --resume or choose another {flag}")
     if found is None and path.is_dir():
         _refuse_foreign_files(path, force, flag)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path}: is a file, not a folder")
+    if mark:
+        mark_folder(path, kind, flag)
+    return path
+
+
+def mark_folder(path, kind: str, flag: str = "--out") -> Path:
+    """Create the claimed folder and its marker: from here on, lmlab knows the folder is its own."""
+    path = Path(path)
     _make_folder(path, flag)
-    if found is None:
+    if not (path / MARKER).exists() and not (path / "config.json").exists():
         atomic_write_json(path / MARKER, {"kind": kind})
     return path
 

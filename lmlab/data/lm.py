@@ -21,6 +21,7 @@ import torch
 from lmlab.constants import PAD
 from lmlab.data.batching import cut
 from lmlab.errors import UserError
+from lmlab.io import atomic_write
 
 
 def encode_documents(tokenizer, texts: list[str]) -> np.ndarray:
@@ -36,9 +37,12 @@ def encode_documents(tokenizer, texts: list[str]) -> np.ndarray:
 
 
 def save_ids(path: Path, ids: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, ids, allow_pickle=False)
-    tmp.replace(path)
+    """Write an id array as .npy, atomically (`lmlab.io.atomic_write`), never as a pickle."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.save(handle, ids, allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 def load_ids(path: Path, vocab_size: int | None = None) -> np.ndarray:

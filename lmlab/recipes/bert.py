@@ -20,6 +20,7 @@ from lmlab.config import config_to_dict
 from lmlab.data.mlm import PretrainingPairs
 from lmlab.errors import UserError
 from lmlab.models.bert import BertForPreTraining
+from lmlab.outputs import mark_folder
 from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
                                   saved_run, say)
 from lmlab.recipes.encoder_families import PretrainDataConfig, PretrainRunConfig, encoder_family
@@ -68,7 +69,7 @@ def _tokenizer(config: PretrainRunConfig, run: RunFolder, train_texts: list[str]
     if context.is_main and not resume:
         say(f"training a WordPiece tokenizer ({config.data.vocab_size} entries) on the training split")
         tokenizer = WordPieceTokenizer().train(train_texts, vocab_size=config.data.vocab_size)
-        run.path.mkdir(parents=True, exist_ok=True)
+        mark_folder(run.path, "bert-pretrain")
         tokenizer.save(run.tokenizer_path)
     distributed.barrier(context)
     return run.load_tokenizer()

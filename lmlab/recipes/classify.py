@@ -32,6 +32,7 @@ from lmlab.errors import UserError
 from lmlab.evaluate.classification import classification_report
 from lmlab.models.bow import perceptron_fit
 from lmlab.models.textcnn import parse_widths
+from lmlab.outputs import mark_folder
 from lmlab.recipes.classifier_families import ClassifierFamily, ClassifyRunConfig, classifier_family
 from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
                                   saved_run, say)
@@ -142,6 +143,7 @@ def train(options: ClassifyTrainOptions, context: distributed.Context) -> dict:
 
 
 def _write_run(run: RunFolder, record: dict, config: ClassifyRunConfig, tokenizer, folder: str) -> None:
+    mark_folder(run.path, "classifier")
     run.write_config({**record, "model": config_to_dict(config.model), "train": config_to_dict(config.train),
                       "data": {**config_to_dict(config.data), "folder": folder}})
     tokenizer.save(run.tokenizer_path)

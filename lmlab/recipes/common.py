@@ -128,11 +128,12 @@ def resume_config(saved, options, where: str, saved_preset: str | None = None):
 
 
 def saved_run(run, options, kind: str, command: str) -> dict | None:
-    """Claim --out (`lmlab.outputs.claim_folder`) and say what it holds: None for a new run, the
-    saved config.json with --resume. Under torchrun only rank 0 claims (the others write nothing)."""
+    """Check --out (`lmlab.outputs.claim_folder`; nothing is written yet: the recipe marks the folder
+    once its configuration is valid) and say what it holds: None for a new run, the saved
+    config.json with --resume. Under torchrun only rank 0 checks (the others write nothing)."""
     if os.environ.get("RANK", "0") == "0":
-        claim_folder(run.path, kind, options.resume, getattr(options, "force", False), command.removesuffix(
-            " --resume"))
+        claim_folder(run.path, kind, options.resume, getattr(options, "force", False),
+                     command.removesuffix(" --resume"), mark=False)
     if not options.resume:
         return None
     return run.read_config(expect=kind, command=command)

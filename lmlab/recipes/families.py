@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 from lmlab.config import Config, Range
@@ -23,6 +24,7 @@ from lmlab.models.gpt import GPT, GPTConfig
 from lmlab.models.ngram import NGramConfig, NGramLM
 from lmlab.models.rnn_lm import RNNLM, RNNLMConfig
 from lmlab.recipes.common import Family
+from lmlab.tokenizers import TOKENIZERS
 from lmlab.train.trainer import TrainConfig
 
 
@@ -35,6 +37,11 @@ class DataConfig(Config):
     # document is held out
     tokenizer: str = "bpe"  # tokenizer algorithm to train on the training split, or a tokenizer.json path
     vocab_size: Optional[Annotated[int, Range(2)]] = 1024  # vocabulary size for trained subword tokenizers (ignored by char)
+
+    def check_relations(self) -> None:
+        if self.tokenizer not in TOKENIZERS and not Path(self.tokenizer).is_file():
+            raise UserError(f"--tokenizer {self.tokenizer!r} is neither an algorithm ({', '.join(TOKENIZERS)}) "
+                            f"nor an existing tokenizer.json file")
 
 
 @dataclass

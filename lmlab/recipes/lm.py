@@ -30,6 +30,7 @@ from lmlab.evaluate.metrics import language_model_loss, perplexity
 from lmlab.generate.beam import BeamConfig, beam_search
 from lmlab.generate.sampling import SamplingConfig, generate
 from lmlab.generate.streaming import TextStream
+from lmlab.outputs import mark_folder
 from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
                                   saved_run, say)
 from lmlab.recipes.families import DEFAULT_FAMILY, DataConfig, LMFamily, LMRunConfig, lm_family
@@ -98,6 +99,7 @@ def _prepare_data(config: LMRunConfig, run: RunFolder) -> tuple[Tokenizer, dict]
 
     corpus = load_corpus(config.data.corpus)
     split = split_corpus(corpus, config.data.val_fraction)
+    mark_folder(run.path, "lm")
     tokenizer = make_tokenizer(config.data, split.train)
     say(f"tokenizing {split.record['train_chars']:,} training and {split.record['val_chars']:,} "
         f"validation characters ({tokenizer.vocab_size} token types)")

@@ -29,7 +29,7 @@ from lmlab.data.batching import in_order
 from lmlab.data.pairs import PairBatches, collate, encode_pairs, read_parallel
 from lmlab.errors import UserError
 from lmlab.io import atomic_write_text, read_text
-from lmlab.outputs import claim_file
+from lmlab.outputs import claim_file, mark_folder
 from lmlab.evaluate.metrics import perplexity
 from lmlab.generate.beam import BeamConfig, beam_search
 from lmlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -131,7 +131,7 @@ def train_command(options: Seq2SeqTrainOptions) -> None:
 
 def _new_run(config: Seq2SeqRunConfig, run: RunFolder, preset: str, train_pairs, val_pairs) -> None:
     """Rank 0 of a new run: the tokenizers, then the model's vocabulary sizes, then config.json."""
-    run.path.mkdir(parents=True, exist_ok=True)
+    mark_folder(run.path, "seq2seq")
     source_tokenizer, target_tokenizer = _train_tokenizers(config.data, train_pairs, run)
     config.model.src_vocab_size, config.model.tgt_vocab_size = source_tokenizer.vocab_size, target_tokenizer.vocab_size
     config.model.share_embeddings = config.model.share_embeddings and config.data.shared_vocab
