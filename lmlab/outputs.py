@@ -102,11 +102,20 @@ def claim_folder(path, kind: str, resume: bool = False, force: bool = False, com
         raise UserError(f"{path} already holds a run: continue it with --resume or choose another {flag}")
     if found is None and path.is_dir():
         _refuse_foreign_files(path, force, flag)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"{flag} {path}: is a file, not a folder")
     if mark:
         mark_folder(path, kind, flag)
+    else:
+        _check_creatable(path, flag)
     return path
+
+
+def _check_creatable(path: Path, flag: str) -> None:
+    """Create the folders `path` needs and take away the new ones again: what cannot be created is
+    refused now, before minutes of work, and nothing is left behind."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    _make_folder(path, flag)
+    for folder in missing:  # deepest first
+        folder.rmdir()
 
 
 def mark_folder(path, kind: str, flag: str = "--out") -> Path:

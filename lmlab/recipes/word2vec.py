@@ -24,7 +24,7 @@ from lmlab.embeddings.vocab import Vocabulary, text_sentences
 from lmlab.embeddings.word2vec import Word2Vec, Word2VecConfig
 from lmlab.errors import UserError
 from lmlab.io import atomic_write
-from lmlab.outputs import claim_file, claim_folder
+from lmlab.outputs import claim_file, claim_folder, mark_folder
 from lmlab.recipes.common import resolve_config, say
 from lmlab.embeddings.vectors import load_vectors
 from lmlab.recipes.text_options import (AnalogyOptions, SimilarOptions, Word2VecEvalOptions, Word2VecTrainOptions,
@@ -63,7 +63,7 @@ def train_command(options: Word2VecTrainOptions) -> None:
     device = resolve_device(options.device)
     data_name = Path(options.data).stem if os.sep in options.data or "." in options.data else options.data
     out = claim_folder(options.out or f"runs/word2vec-{config.arch}-{data_name}", "word2vec", force=options.force,
-                       command="lmlab word2vec train")
+                       command="lmlab word2vec train", mark=False)
     corpus = load_corpus(options.data)
     sentences = CorpusSentences([doc.text for doc in corpus.documents], config.lowercase)
 
@@ -89,7 +89,7 @@ def train_command(options: Word2VecTrainOptions) -> None:
     finally:
         bar.close()
 
-    run = RunFolder(out)
+    run = RunFolder(mark_folder(out, "word2vec"))
     run.write_config({"kind": "word2vec", "word2vec": asdict(config),
                       "data": {"corpus": options.data, "source": corpus.source, "documents": len(corpus.documents)},
                       "vocab_size": len(vocab), "tokens": vocab.total, "batch_size": model.batch_size,
@@ -141,13 +141,13 @@ def _default_eval_file(name: str) -> Path | None:
 
 
 def eval_command(options: Word2VecEvalOptions) -> None:
+    vectors = load_vectors(options.run, "lmlab word2vec eval")
     analogies, wordsim = options.analogies, options.wordsim
     if analogies is None and wordsim is None:
         analogies, wordsim = _default_eval_file(ANALOGY_FILE), _default_eval_file(WORDSIM_FILE)
         if analogies is None and wordsim is None:
             raise UserError(f"no evaluation files found: pass --analogies {ANALOGY_FILE} and/or --wordsim "
                             f"{WORDSIM_FILE} (or set {EVAL_FOLDER_ENV} to the folder holding them)")
-    vectors = load_vectors(options.run, "lmlab word2vec eval")
     report: dict = {"run": str(options.run), "words": len(vectors)}
     if analogies is not None:
         report["analogies"] = evaluate_analogies(vectors, analogies, options.method, options.restrict_vocab)
