@@ -96,7 +96,7 @@ def claim_folder(path, kind: str, resume: bool = False, force: bool = False, com
                         f"{flag}")
     if resume:
         if found is None or not (path / "config.json").is_file():
-            raise UserError(f"--resume: {path} holds no {kind_name(kind)} to continue")
+            raise UserError(f"--resume: {path} holds nothing to continue (no config.json): start it without --resume")
         return path
     if found is not None and (path / "config.json").is_file():
         raise UserError(f"{path} already holds a run: continue it with --resume or choose another {flag}")

@@ -239,36 +239,38 @@ class Trainer:
                    disable=not context.is_main, dynamic_ncols=True)
         interrupted, last_loss = False, math.nan
         window_tokens, window_start = 0, time.perf_counter()
-        with _InterruptFlag() as interrupt:
-            while self.step < config.max_steps:
-                last_loss, tokens = self.train_step()
-                self.tokens_seen += tokens
-                window_tokens += tokens
-                elapsed = time.perf_counter() - window_start
-                tokens_per_s = window_tokens / max(elapsed, 1e-9)
-                lr = self.optimizer.param_groups[0]["lr"]
-                bar.update(1)
-                bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
-                if context.is_main and (self.step % config.log_every == 0 or self.step == 1):
-                    self.run.append_metrics({"step": self.step, "train_loss": last_loss, "lr": lr,
-                                             "tokens_per_s": round(tokens_per_s, 1),
-                                             "tokens_seen": self.tokens_seen})
-                    window_tokens, window_start = 0, time.perf_counter()
-                if self.on_step_end is not None:
-                    self.on_step_end(self.step, last_loss)
-                final = self.step == config.max_steps
-                if self.eval_batches is not None and (
-                        final or (config.eval_every and self.step % config.eval_every == 0)):
-                    self._log_validation(bar)
-                    window_tokens, window_start = 0, time.perf_counter()  # eval time is not training
-                if distributed.any_rank(interrupt.raised, context):
-                    interrupted = True
-                    break
-                if final or (config.checkpoint_every and self.step % config.checkpoint_every == 0):
+        try:
+            with _InterruptFlag() as interrupt:
+                while self.step < config.max_steps:
+                    last_loss, tokens = self.train_step()
+                    self.tokens_seen += tokens
+                    window_tokens += tokens
+                    elapsed = time.perf_counter() - window_start
+                    tokens_per_s = window_tokens / max(elapsed, 1e-9)
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
+                    if context.is_main and (self.step % config.log_every == 0 or self.step == 1):
+                        self.run.append_metrics({"step": self.step, "train_loss": last_loss, "lr": lr,
+                                                 "tokens_per_s": round(tokens_per_s, 1),
+                                                 "tokens_seen": self.tokens_seen})
+                        window_tokens, window_start = 0, time.perf_counter()
+                    if self.on_step_end is not None:
+                        self.on_step_end(self.step, last_loss)
+                    final = self.step == config.max_steps
+                    if self.eval_batches is not None and (
+                            final or (config.eval_every and self.step % config.eval_every == 0)):
+                        self._log_validation(bar)
+                        window_tokens, window_start = 0, time.perf_counter()  # eval time is not training
+                    if distributed.any_rank(interrupt.raised, context):
+                        interrupted = True
+                        break
+                    if final or (config.checkpoint_every and self.step % config.checkpoint_every == 0):
+                        self.save_checkpoint()
+                if interrupted:
                     self.save_checkpoint()
-            if interrupted:
-                self.save_checkpoint()
-        bar.close()
+        finally:
+            bar.close()  # before any error message: the bar's last line must not follow it
         return {"step": self.step, "train_loss": last_loss, "best_val_loss": self.best_val_loss,
                 "tokens_seen": self.tokens_seen, "interrupted": interrupted, "skipped_steps": self.skipped_steps}
 
