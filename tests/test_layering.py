@@ -21,11 +21,12 @@ LAYERS = [  # lowest first: a module may import its own layer and the ones befor
     {"lmlab.nn"},
     {"lmlab.models"},
     {"lmlab.train", "lmlab.generate", "lmlab.evaluate", "lmlab.interop", "lmlab.embeddings", "lmlab.viz"},
-    {"lmlab.recipes", "lmlab.runs"},
+    {"lmlab.recipes", "lmlab.runs", "lmlab.experiments"},
     {"lmlab.cli", "lmlab.__main__"},
 ]
 TORCH_FREE = ["lmlab.tokenizers", "lmlab.config", "lmlab.io", "lmlab.errors", "lmlab.constants", "lmlab.cli",
-              "lmlab.recipes.options", "lmlab.recipes.text_options", "lmlab.recipes.common"]
+              "lmlab.recipes.options", "lmlab.recipes.text_options",
+              "lmlab.recipes.experiment_options", "lmlab.recipes.common"]
 
 
 def layer_of(module: str) -> int | None:

@@ -37,6 +37,7 @@ KINDS = {
     "classifier": ("a classifier run", "lmlab classify train"),
     "bert-pretrain": ("a BERT pretraining run", "lmlab bert pretrain"),
     "word2vec": ("a word2vec run", "lmlab word2vec train"),
+    "experiment": ("an experiment run", "lmlab experiment run"),
 }
 
 
