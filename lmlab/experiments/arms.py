@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lmlab.data.lm import WindowSampler, load_ids
 from lmlab.errors import UserError
+from lmlab.models.gpt import GPTConfig
 from lmlab.recipes import lm
 from lmlab.recipes.families import GPT_PRESETS, LM_FAMILIES, LMFamily, LMRunConfig, lm_family
 from lmlab.runs import load_run
@@ -46,12 +47,13 @@ class TrainingSettings:
             raise UserError("seeds, n_layer, n_head, n_embd, block_size, batch_size and steps must be >= 1")
 
 
-def arm_config(training: TrainingSettings, seed: int, **model_fields) -> LMRunConfig:
-    """The `cpu` GPT preset reshaped by `training`, with the arm's own model fields on top."""
+def arm_config(training: TrainingSettings, seed: int, config_class: type = GPTConfig, **model_fields) -> LMRunConfig:
+    """The `cpu` GPT preset reshaped by `training`, with the arm's own model fields on top (in
+    `config_class`, a GPTConfig or a subclass that adds the arm's knob)."""
     config = copy.deepcopy(GPT_PRESETS["cpu"])
-    config.model = dataclasses.replace(config.model, n_layer=training.n_layer, n_head=training.n_head,
-                                       n_embd=training.n_embd, block_size=training.block_size, dropout=0.0)
-    config.model = dataclasses.replace(config.model, **model_fields)
+    shape = {"n_layer": training.n_layer, "n_head": training.n_head, "n_embd": training.n_embd,
+             "block_size": training.block_size, "dropout": 0.0}
+    config.model = config_class(**{**dataclasses.asdict(config.model), **shape, **model_fields})
     config.model.validate()
     t = config.train
     t.batch_size, t.max_steps, t.lr, t.min_lr = training.batch_size, training.steps, training.lr, training.lr / 10
