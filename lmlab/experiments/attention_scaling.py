@@ -139,9 +139,10 @@ def _answer(random: dict, arms: dict, settings: ScalingSettings) -> list[str]:
                       f"{dot[key]:.3f} vs {scaled[key]:.3f} scaled (x{ratio:.2f}).")
     own = {score: mean_std([arm["trained"][score]["score_variance"] for arm in arms[score]])[0] for score in SCORES}
     ratio = max(own.values()) / min(own.values())  # rule: within 3x, training made up for the missing scale
+    made_up = ("within 3x: training grew or shrank q·k to make up for the missing scale" if ratio < 3
+               else f"{ratio:.1f}x apart: training did not make up for it")
     answer.append(f"Trained queries and keys (d_k={settings.n_embd // settings.n_head}), each model scored its own "
-                  f"way: Var(scores) {own['dot']:.3g} without the scale, {own['scaled_dot']:.3g} with it "
-                  f"({'within 3x: training grew or shrank q·k to make up for the missing scale' if ratio < 3 else f'{ratio:.1f}x apart: training did not make up for it'}).")
+                  f"way: Var(scores) {own['dot']:.3g} without the scale, {own['scaled_dot']:.3g} with it ({made_up}).")
     answer.append(verdict("scaled_dot", [a["val_loss"] for a in arms["scaled_dot"]], "dot",
                           [a["val_loss"] for a in arms["dot"]], f"Final validation loss after {settings.steps} steps"))
     return answer
@@ -168,11 +169,9 @@ def run(lab: Lab, settings: ScalingSettings) -> Report:
     arms = train_arms(lab, settings)
     _plot(random, arms, lab.path / "attention-scaling.png")
     setup = (f"Random part: {settings.queries} queries per head size, each scoring {settings.keys} keys, every "
-             f"component N(0, 1); gradients from sum(weights * g) with g ~ N(0, 1). Trained part: GPTs with "
-             f"{settings.n_layer} layers, one head of d_k = {settings.n_embd // settings.n_head}, block "
-             f"{settings.block_size}, batch {settings.batch_size}, {settings.steps} steps at lr {settings.lr:g} on "
-             f"`{settings.corpus}` (characters), seeds 0..{settings.seeds - 1}, `score=dot` vs `score=scaled_dot`; "
-             f"validation loss on {settings.eval_batches} fixed batches.")
+             f"component N(0, 1); gradients from sum(weights * g) with g ~ N(0, 1). Trained part: "
+             f"{settings.describe()} `score=dot` vs `score=scaled_dot`; validation loss on "
+             f"{settings.eval_batches} fixed batches.")
     return Report(setup, {"random": random, "arms": arms}, _answer(random, arms, settings), _tables(random, arms),
                   [("attention-scaling.png", "softmax entropy, largest weight and gradient at the scores against "
                                              "d_k; validation loss of the trained GPTs")])

@@ -195,9 +195,7 @@ def run(lab: Lab, settings: MaskSettings) -> Report:
             for name, lookahead in ARMS.items()}
     drift = padding_drift(settings)
     _plot(arms, drift, lab.path / "masks.png")
-    setup = (f"GPTs with {settings.n_layer} layers, {settings.n_head} heads, n_embd {settings.n_embd}, block "
-             f"{settings.block_size}, batch {settings.batch_size}, {settings.steps} steps at lr {settings.lr:g} on "
-             f"`{settings.corpus}` (characters), seeds 0..{settings.seeds - 1}; the arms differ only in the mask. "
+    setup = (f"{settings.describe()} The arms differ only in the mask. "
              f"Validation loss on one fixed batch of {settings.batch_size} windows, with the arm's own mask and with "
              f"the causal mask put back on the same weights. Future gradients: 2 windows of 16 characters. Padding: "
              f"one random attention layer, 8 real tokens, 0..{settings.max_pads} pad tokens of random content.")

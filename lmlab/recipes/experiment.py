@@ -83,7 +83,8 @@ def run_experiment(chosen: Experiment, options: ExperimentRunOptions, out: Path,
                "device": str(context.device), "threads": torch.get_num_threads(), "seconds": seconds,
                "sub_runs_computed": lab.computed, "numbers": report.numbers, "answer": report.answer}
     footer = (f"lmlab {__version__}, torch {torch.__version__}, device `{context.device}` with "
-              f"{torch.get_num_threads()} thread(s); {seconds:.0f} s ({lab.computed} sub-runs computed in this session).")
+              f"{torch.get_num_threads()} thread(s); {seconds:.0f} s ({lab.computed} sub-runs computed in this "
+              f"session).")
     atomic_write_json(out / "results.json", results, indent=1)
     atomic_write_text(out / "report.md", report_markdown(chosen, report, command, footer))
     say(f"wrote {out / 'report.md'} and results.json; the answer:\n" + "\n".join(f"  {a}" for a in report.answer))
