@@ -36,6 +36,7 @@ KINDS = {
     "word2vec": ("a word2vec run", "lmlab word2vec train"),
     "compare": ("a comparison of language models", "lmlab compare"),
     "classify-compare": ("a comparison of classifiers", "lmlab classify compare"),
+    "experiment": ("an experiment run", "lmlab experiment run"),
 }
 # what a run folder may hold: --force never writes into a folder that has one of these already
 RUN_FILES = {"config.json", "tokenizer.json", "source_tokenizer.json", "model.safetensors", "trainer_state.pt",

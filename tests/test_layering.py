@@ -20,12 +20,12 @@ LAYERS = [  # lowest first: a module may import its own layer and the ones befor
     {"lmlab.nn"},
     {"lmlab.models"},
     {"lmlab.train", "lmlab.generate", "lmlab.evaluate", "lmlab.interop", "lmlab.embeddings", "lmlab.viz"},
-    {"lmlab.recipes", "lmlab.runs"},
+    {"lmlab.recipes", "lmlab.runs", "lmlab.experiments"},
     {"lmlab.cli", "lmlab.__main__"},
 ]
 TORCH_FREE = ["lmlab.tokenizers", "lmlab.config", "lmlab.io", "lmlab.errors", "lmlab.constants", "lmlab.outputs",
-              "lmlab.cli",
-              "lmlab.recipes.options", "lmlab.recipes.text_options", "lmlab.recipes.common"]
+              "lmlab.cli", "lmlab.recipes.options", "lmlab.recipes.text_options",
+              "lmlab.recipes.experiment_options", "lmlab.recipes.common"]
 
 
 def layer_of(module: str) -> int | None:

@@ -18,6 +18,7 @@ class Command:
 
 OPTIONS = "lmlab.recipes.options:"
 TEXT = "lmlab.recipes.text_options:"
+LAB = "lmlab.recipes.experiment_options:"
 
 GROUPS = {
     "classify": "train and use sentence classifiers (lexicon, bag of words, TextCNN, BiLSTM, BERT)",
@@ -26,6 +27,7 @@ GROUPS = {
     "word2vec": "train and query word2vec embeddings (CBOW, skip-gram)",
     "tokenizer": "train, inspect and use tokenizers",
     "corpus": "list, download and show the built-in corpora",
+    "experiment": "the lab: experiments that answer the notes' questions with measurements",
 }
 
 COMMANDS = {
@@ -79,6 +81,10 @@ COMMANDS = {
                            "the named corpora, their size and whether cached"),
     "corpus download": Command("lmlab.recipes.corpus:download_command", TEXT + "CorpusDownloadOptions",
                                "fetch a corpus into the cache"),
+    "experiment list": Command("lmlab.recipes.experiment:list_command", LAB + "ExperimentListOptions",
+                               "the experiments: question, notes, run time of each preset"),
+    "experiment run": Command("lmlab.recipes.experiment:run_command", LAB + "ExperimentRunOptions",
+                              "run an experiment (or all): results.json, report.md, plots"),
     "corpus show": Command("lmlab.recipes.corpus:show_command", TEXT + "CorpusShowOptions",
                            "documents, sizes and the start of the text"),
 }

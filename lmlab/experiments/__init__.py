@@ -1,0 +1,29 @@
+"""The lab: experiments that answer the notes' questions with measurements (`lmlab experiment`).
+
+Each experiment is one module here, built only from the library (models, nn, train, generate,
+evaluate, and `lm.fit` to train): it declares an `EXPERIMENT` record (`lmlab.experiments.lab`)
+and writes a run folder of kind ``experiment``. `CATALOG` lists them in the order a student meets
+the questions; a module is imported only when its experiment is listed or run.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from lmlab.errors import UserError
+
+CATALOG = {  # name -> module, in the order of docs/lab/README.md
+    "attention-scaling": "lmlab.experiments.attention_scaling",
+    "masks": "lmlab.experiments.masks",
+}
+
+
+def experiment(name: str):
+    """The `Experiment` record of `name`, or a UserError listing the names."""
+    if name not in CATALOG:
+        raise UserError(f"unknown experiment {name!r}; choose one of: {', '.join(CATALOG)} (or all)")
+    return importlib.import_module(CATALOG[name]).EXPERIMENT
+
+
+def experiments() -> list:
+    return [experiment(name) for name in CATALOG]
