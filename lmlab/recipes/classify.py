@@ -30,6 +30,7 @@ from lmlab.data.batching import in_order
 from lmlab.data.classification import EpochBatches, collate, read_tsv
 from lmlab.errors import UserError
 from lmlab.evaluate.classification import classification_report
+from lmlab.io import atomic_write_json
 from lmlab.models.bow import perceptron_fit
 from lmlab.models.textcnn import parse_widths
 from lmlab.outputs import mark_folder
@@ -173,7 +174,7 @@ class DevScorer:
             self.best = {"accuracy": report["accuracy"], "f1": report["f1"], "step": step}
             self.best_run.path.mkdir(exist_ok=True)
             self.best_run.save_model(self.model, step)
-            (self.best_run.path / "metrics.json").write_text(json.dumps({**report, "step": step}, indent=2) + "\n")
+            atomic_write_json(self.best_run.path / "metrics.json", {**report, "step": step}, indent=2)
 
 
 def _train_by_gradient(family, model, tokenizer, config, run, record, rows, dev, context, options, saved) -> dict:

@@ -67,6 +67,14 @@ def world(tmp_path_factory) -> dict[str, Path]:
     corpus = root / "corpus.txt"
     corpus.write_text("".join(f"Line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(60)))
     paths["corpus"], paths["glue"] = corpus, write_glue(root / "glue")
+    paths["trained"] = root / "runs" / "trained"  # a run with a trainer state, to resume
+    assert main(["train", "--data", str(corpus), "--preset", "tiny", "--out", str(paths["trained"]),
+                 "--max-steps", "3"]) == 0
+    (root / "parallel").mkdir()
+    for split in ("train", "val"):
+        for language in ("en", "de"):
+            (root / "parallel" / f"{split}.{language}").write_text("".join(f"a {language} line {i}\n"
+                                                                            for i in range(20)))
     (root / "mine").mkdir()
     (root / "mine" / "notes.txt").write_text("my own notes\n")
     paths["mine"] = root / "mine"

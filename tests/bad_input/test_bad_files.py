@@ -31,6 +31,7 @@ def test_a_run_of_the_wrong_kind_is_refused_naming_both(command, kind, world, ca
 
 
 TRAINERS = {"train": ["train", "--data", "{corpus}", "--preset", "tiny"],
+            "seq2seq": ["seq2seq", "train", "--data", "{root}/parallel", "--preset", "tiny"],
             "classify": ["classify", "train", "--model", "bow", "--data", "{glue}", "--preset", "tiny"],
             "bert": ["bert", "pretrain", "--data", "{corpus}", "--preset", "tiny"],
             "word2vec": ["word2vec", "train", "--data", "{corpus}", "--preset", "tiny"]}
@@ -42,7 +43,7 @@ OUT_PATHS = [("{mine}", "is not empty and is not an lmlab run (it holds notes.tx
 
 
 def _other_kind(command: str, path: str) -> str | None:
-    kinds = {"train": "lm", "classify": "classifier", "bert": "bert", "word2vec": "word2vec"}
+    kinds = {"train": "lm", "classify": "classifier", "bert": "bert", "word2vec": "word2vec", "seq2seq": "seq2seq"}
     for kind in ("lm", "classifier", "word2vec"):
         if path == "{" + kind + "}":
             return "already holds a run" if kinds[command] == kind else f"is {KIND_NAMES[kind]};"
@@ -143,6 +144,22 @@ def _pickled_object(path):
         np.save(handle, np.array([{"a": 1}], dtype=object), allow_pickle=True)
 
 
+def _another_models_state(path):
+    """The trainer state of a wider GPT, saved in this run's place (its step made to match)."""
+    import shutil
+
+    from lmlab.cli import main
+    from lmlab.train.checkpoint import RunFolder
+
+    other = path.parent.parent / f"{path.parent.name}-other"
+    assert main(["train", "--data", str(path.parent.parent.parent / "corpus.txt"), "--preset", "tiny", "--out",
+                 str(other), "--max-steps", "2", "--set", "n_embd=64"]) == 0
+    shutil.copy(other / "trainer_state.pt", path)
+    state = torch.load(path, weights_only=True)
+    state["step"] = RunFolder(path.parent).model_step()
+    torch.save(state, path)
+
+
 def no_model(config):
     del config["model"]
 
@@ -180,6 +197,12 @@ CORRUPTIONS = [
     ("classifier", "config.json", edit_json(no_model), "classify eval", "not a complete config"),
     ("classifier", "best/model.safetensors", _garbage, "classify predict", "not a readable safetensors"),
     ("seq2seq", "tokenizer.json", _empty, "translate", "tokenizer.json"),
+    ("trained", "metrics.jsonl", _binary_line, "train --resume --out", "metrics.jsonl: line 3 is not UTF-8"),
+    ("trained", "metrics.jsonl", _list_line, "train --resume --out", "metrics.jsonl:3: not a metrics record"),
+    ("trained", "trainer_state.pt", _empty, "train --resume --out", "corrupt or foreign trainer state (EOFError"),
+    ("trained", "trainer_state.pt", _garbage, "train --resume --out", "corrupt or foreign trainer state"),
+    ("trained", "trainer_state.pt", _another_models_state, "train --resume --out",
+     "the optimizer state belongs to another model"),
     ("word2vec", "vocab.json", _garbage, "word2vec similar", "vocab.json"),
     ("word2vec", "vectors.safetensors", _garbage, "word2vec similar", "vectors.safetensors"),
 ]
@@ -189,8 +212,9 @@ CORRUPTIONS = [
                          ids=[f"{k}-{n}-{d.__name__}" for k, n, d, _, _ in CORRUPTIONS])
 def test_corrupted_run_files_are_refused_by_name(kind, name, damage, command, message, world, capsys):
     folder = corrupted_copy(world, kind, name, damage)
-    extra = {"translate": ["hello"], "classify predict": ["good"], "word2vec similar": ["fox"]}.get(command, [])
-    refused([*command.split(), folder, *extra], message, capsys, world["root"])
+    extra = {"translate": ["hello"], "classify predict": ["good"], "word2vec similar": ["fox"],
+             "train --resume --out": ["--max-steps", "40"]}.get(command, [])
+    refused([*command.split(), folder, *extra], message, capsys, world["root"], any_line=True)
 
 
 class Payload:

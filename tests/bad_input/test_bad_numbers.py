@@ -48,6 +48,13 @@ def test_every_training_setting_out_of_range_is_refused(command, name, value, wo
 
 RELATIONS_AND_SHAPES = [
     (["--set", "min_lr=0.5", "--set", "lr=0.1"], "min_lr (0.5) must be at most lr (0.1)"),
+    (["--set", "lr=-1"], "train.lr must be > 0, got -1.0"),
+    (["--set", "beta1=2"], "train.beta1 must be in [0, 1), got 2.0"),
+    (["--set", "min_lr=-0.1"], "train.min_lr must be >= 0"),
+    (["--set", "log_every=0"], "train.log_every must be >= 1"),
+    (["--set", "eval_batches=0"], "train.eval_batches must be >= 1"),
+    (["--tokenizer", "char", "--vocab-size", "1"], "data.vocab_size must be >= 2, got 1"),
+    (["--tokenizer", "bpe", "--vocab-size", "0"], "data.vocab_size must be >= 2, got 0"),
     (["--set", "n_head=3"], "n_embd (32) must be divisible by n_head (3)"),
     (["--set", "n_kv_head=3", "--set", "n_head=4"], "n_kv_head (3) must divide n_head (4)"),
     (["--set", "dropout=1"], "model.dropout must be in [0, 1)"),
