@@ -152,12 +152,13 @@ class RunFolder:
             first_line = (str(error).splitlines() or ["empty file"])[0][:200]
             raise UserError(f"{self.state_path}: corrupt or foreign trainer state "
                             f"({type(error).__name__}: {first_line})") from None
-        needed = {"format_version", "step", "tokens_seen", "best_val_loss", "optimizer", "rng"}
-        if not isinstance(state, dict) or state.get("format_version") != RUN_FORMAT_VERSION or needed - set(state):
+        if not isinstance(state, dict) or state.get("format_version") != RUN_FORMAT_VERSION:
             raise UserError(f"{self.state_path}: not an lmlab trainer state of format {RUN_FORMAT_VERSION}")
         if self.model_step() != state.get("step"):
             raise UserError(f"{self.state_path} (step {state.get('step')}) does not match {self.model_path} "
                             f"(step {self.model_step()}): the run was interrupted while checkpointing")
+        if {"tokens_seen", "best_val_loss", "optimizer", "rng"} - set(state):
+            raise UserError(f"{self.state_path}: not an lmlab trainer state of format {RUN_FORMAT_VERSION}")
         return state
 
     # --- metrics --------------------------------------------------------------------------
