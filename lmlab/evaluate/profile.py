@@ -5,8 +5,9 @@
   plus attention's 4 * n_layer * n_embd * context for a Transformer (QK^T and the weighted sum
   of V over `context` keys). A training step costs about 3x the forward (backward = 2x). Lookup
   tables (embeddings, n-gram counts) cost no multiplications;
-- peak memory of a training step and of generation: on CUDA the allocator's peak; on a CPU the
-  process's resident memory sampled every millisecond, above what it was before;
+- peak memory of a training step and of generation: the most bytes the step's tensors held at
+  once (`lmlab.evaluate.memory.PeakMemory`: the CUDA allocator's peak, or on a CPU the profiler's
+  allocation events), measured in its own pass so that it does not slow the timed one;
 - latency: time to the first generated token (prefill included) and per token after it;
 - throughput in tokens/s, training and generation, at several batch sizes;
 - MFU, model FLOPs utilisation (PaLM, Chowdhery et al. 2022): achieved FLOP/s over the device's
@@ -25,12 +26,12 @@ import copy
 import math
 import os
 import statistics
-import threading
 import time
 
 import torch
 import torch.nn as nn
 
+from lmlab.evaluate.memory import PeakMemory
 from lmlab.generate.sampling import SamplingConfig, generate
 from lmlab.train.optim import adamw, autocast_dtype, precision
 
@@ -82,52 +83,6 @@ def device_peak(device: torch.device) -> dict:
             "peak_flops": measured_matmul_flops(device), "source": "measured fp32 matmul"}
 
 
-# --- memory ---------------------------------------------------------------------------------------
-def _resident_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # not Linux
-        import psutil
-
-        return psutil.Process().memory_info().rss
-
-
-class PeakMemory:
-    """`with PeakMemory(device) as peak: ...`, then `peak.megabytes`: the most memory used above
-    the level at entry (CUDA: allocator peak; CPU: resident memory sampled every millisecond)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device, self.megabytes = device, 0.0
-
-    def __enter__(self) -> "PeakMemory":
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.base = torch.cuda.memory_allocated(self.device)
-        else:
-            self.base = self.peak = _resident_bytes()
-            self.running = True
-            self.thread = threading.Thread(target=self._sample, daemon=True)
-            self.thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while self.running:
-            self.peak = max(self.peak, _resident_bytes())
-            time.sleep(0.001)
-
-    def __exit__(self, *exc) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            peak = torch.cuda.max_memory_allocated(self.device)
-        else:
-            self.running = False
-            self.thread.join()
-            peak = max(self.peak, _resident_bytes())
-        self.megabytes = (peak - self.base) / 2**20
-
-
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -161,13 +116,14 @@ def measure_training(model, batch_size: int, block_size: int, steps: int, device
     autocast = autocast_dtype("auto", device)
     training_step(model, optimizer, batch, autocast, grad_clip=1.0)  # warm-up: allocator, optimizer state
     times = []
-    with PeakMemory(device) as peak:
-        for _ in range(steps):
-            _synchronize(device)
-            started = time.perf_counter()
-            training_step(model, optimizer, batch, autocast, grad_clip=1.0)
-            _synchronize(device)
-            times.append(time.perf_counter() - started)
+    for _ in range(steps):
+        _synchronize(device)
+        started = time.perf_counter()
+        training_step(model, optimizer, batch, autocast, grad_clip=1.0)
+        _synchronize(device)
+        times.append(time.perf_counter() - started)
+    with PeakMemory(device) as peak:  # one more step, untimed: the profiler slows it down
+        training_step(model, optimizer, batch, autocast, grad_clip=1.0)
     seconds = statistics.median(times)
     return {"seconds_per_step": seconds, "tokens_per_s": batch_size * block_size / seconds,
             "peak_memory_mb": peak.megabytes}
@@ -178,11 +134,12 @@ def measure_generation(model, batch_size: int, prompt_length: int, new_tokens: i
     prompt = torch.randint(0, model.config.vocab_size, (batch_size, prompt_length), device=device)
     list(generate(model, prompt, 2, SamplingConfig(strategy="greedy")))  # warm-up
     stamps = []
-    with PeakMemory(device) as peak:
-        started = time.perf_counter()
-        for _ in generate(model, prompt, new_tokens, SamplingConfig(strategy="greedy")):
-            _synchronize(device)
-            stamps.append(time.perf_counter())
+    started = time.perf_counter()
+    for _ in generate(model, prompt, new_tokens, SamplingConfig(strategy="greedy")):
+        _synchronize(device)
+        stamps.append(time.perf_counter())
+    with PeakMemory(device) as peak:  # the same generation again, untimed
+        list(generate(model, prompt, new_tokens, SamplingConfig(strategy="greedy")))
     total = stamps[-1] - started
     return {"first_token_ms": (stamps[0] - started) * 1e3,
             "per_token_ms": (stamps[-1] - stamps[0]) / max(len(stamps) - 1, 1) * 1e3,

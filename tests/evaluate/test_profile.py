@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from lmlab.cli import main
-from lmlab.evaluate.profile import PeakMemory, forward_flops_per_token, measure_generation
+from lmlab.evaluate.memory import PeakMemory, peak_of_allocations
+from lmlab.evaluate.profile import forward_flops_per_token, measure_generation, measure_training
 from lmlab.models.ffnn_lm import FFNNLM, FFNNLMConfig
 from lmlab.models.gpt import GPT, GPTConfig
 from lmlab.models.ngram import NGramConfig, NGramLM
@@ -24,12 +25,41 @@ def test_flops_per_token_by_hand():
     assert forward_flops_per_token(ngram, context=8) == 0
 
 
-def test_peak_memory_sees_a_temporary_allocation():
+def test_peak_of_allocations_by_hand():
+    assert peak_of_allocations([8, 4, -8, 2, -4, -2]) == 12
+    assert peak_of_allocations([]) == 0
+
+
+def test_peak_memory_of_tensors_of_known_size():
+    """8 MiB and 4 MiB held together, then 2 MiB after the 8 are freed: the peak is 12 MiB exactly,
+    though the allocator may hand back memory it already holds (resident memory would not move)."""
     with PeakMemory(torch.device("cpu")) as peak:
-        block = torch.ones(64 * 2**20 // 4)  # 64 MB, touched
-        block.add_(1)
-        del block
-    assert 40 < peak.megabytes < 200
+        first = torch.empty(8 * 2**20, dtype=torch.uint8)
+        second = torch.empty(4 * 2**20, dtype=torch.uint8)
+        del first
+        third = torch.empty(2 * 2**20, dtype=torch.uint8)
+        del second, third
+    assert peak.bytes == 12 * 2**20 and peak.megabytes == 12.0
+
+
+def test_peak_memory_of_activations_of_known_shape():
+    """x (B, n) @ W (n, m) -> y (B, m) in fp32 allocates exactly B * m * 4 bytes; relu(y) as many again."""
+    x, weight = torch.randn(256, 64), torch.randn(64, 1024)
+    with PeakMemory(torch.device("cpu")) as peak:
+        hidden = x @ weight  # (256, 1024): 1 MiB
+        activated = torch.relu(hidden)  # another 1 MiB while both are held
+        del hidden, activated
+    assert peak.bytes == 2 * 256 * 1024 * 4
+
+
+def test_a_training_step_peak_covers_its_gradients():
+    """The gradients alone (set to None between steps, so allocated inside the step) are one float
+    per parameter: a training step's peak cannot be below that."""
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig(vocab_size=101, block_size=32, n_layer=2, n_head=2, n_embd=64))
+    result = measure_training(gpt, batch_size=4, block_size=32, steps=1, device=torch.device("cpu"))
+    gradients_mb = gpt.num_parameters() * 4 / 2**20
+    assert gradients_mb < result["peak_memory_mb"] < 50 * gradients_mb
 
 
 def test_generation_latency_and_throughput_are_consistent():
