@@ -15,6 +15,7 @@ from lmlab.errors import UserError
 CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "attention-scaling": "lmlab.experiments.attention_scaling",
     "masks": "lmlab.experiments.masks",
+    "positions": "lmlab.experiments.positions",
 }
 
 

@@ -10,7 +10,7 @@ their parts, so ``--set pos=rope`` or ``--set norm=rmsnorm`` means the same thin
     n_kv_head   None (= n_head) | k              grouped-query attention; 1 = multi-query
     fused_qkv   one Q/K/V projection or three
     orthogonal_init                              orthonormal per-head W_Q, W_K, W_V at the start
-    pos         learned | sinusoidal | relative | t5 | rope | alibi
+    pos         learned | sinusoidal | relative | t5 | rope | alibi | none
     norm        layernorm | rmsnorm | batchnorm
     norm_eps    None (the norm's default) | e.g. 1e-12 (BERT)
     norm_position  pre | post
@@ -54,7 +54,7 @@ class TransformerConfig(Config):
     n_kv_head: Optional[Annotated[int, AT_LEAST_ONE]] = None  # key/value heads: None = n_head, fewer = grouped-query, 1 = multi-query
     fused_qkv: bool = True  # one Linear for Q, K and V
     orthogonal_init: bool = False  # orthonormal rows for the per-head W_Q, W_K, W_V
-    pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi"] = "learned"  # where tokens are
+    pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi", "none"] = "learned"  # where tokens are
     norm: Literal["layernorm", "rmsnorm", "batchnorm"] = "layernorm"
     norm_eps: Optional[Annotated[float, POSITIVE]] = None  # the epsilon under the square root; None: the norm's default
     norm_position: Literal["pre", "post"] = "pre"  # Norm inside the residual (pre) or after the sum (post)

@@ -25,6 +25,9 @@ same way, nothing else changes. Position has to be put in, and there are three p
      (a geometric sequence 2^(-8/H), 2^(-16/H), ...): a linear penalty on distance, steep for some
      heads (local) and gentle for others (global).
 
+And `none` adds nothing: without a mask the model is then blind to order; with the causal mask
+it is not quite, since a query at position t averages over exactly t + 1 keys (Haviv et al., 2022).
+
 Every scheme but `learned` is defined for any position, so those models run on longer sequences
 than they were trained on (`extrapolates`); how *well* they do is another matter (ALiBi was
 designed for it; sinusoidal in practice extrapolates poorly).
@@ -42,7 +45,7 @@ import math
 import torch
 import torch.nn as nn
 
-POSITIONS = ("learned", "sinusoidal", "relative", "t5", "rope", "alibi")
+POSITIONS = ("learned", "sinusoidal", "relative", "t5", "rope", "alibi", "none")
 
 
 def relative_distances(start: int, num_queries: int, num_keys: int, device=None) -> torch.Tensor:
@@ -220,4 +223,6 @@ def positional_encoding(kind: str, n_embd: int, n_head: int, block_size: int, bi
         return RotaryPositions(head_dim)
     if kind == "alibi":
         return ALiBi(n_head)
+    if kind == "none":
+        return PositionalEncoding()
     raise ValueError(f"unknown positional encoding {kind!r}; choose one of {', '.join(POSITIONS)}")
