@@ -16,6 +16,7 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "attention-scaling": "lmlab.experiments.attention_scaling",
     "masks": "lmlab.experiments.masks",
     "positions": "lmlab.experiments.positions",
+    "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
 }
 
 

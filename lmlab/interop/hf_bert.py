@@ -83,7 +83,8 @@ def bert_config_to_hf(config: BertConfig, architecture: str) -> dict:
     if config.activation not in _HIDDEN_ACTS:
         raise UserError(f"activation={config.activation!r} has no Hugging Face BERT equivalent")
     defaults = BertConfig()
-    for part in ("bias", "score", "fused_qkv", "pos", "norm", "norm_position", "n_kv_head", "pooling"):
+    for part in ("bias", "score", "fused_qkv", "pos", "norm", "norm_position", "residual", "n_kv_head",
+                 "pooling"):
         if getattr(config, part) != getattr(defaults, part):
             raise UserError(f"{part}={getattr(config, part)!r} has no Hugging Face BERT equivalent")
     return {"architectures": [architecture], "model_type": "bert", "vocab_size": config.vocab_size,

@@ -11,9 +11,10 @@ their parts, so ``--set pos=rope`` or ``--set norm=rmsnorm`` means the same thin
     fused_qkv   one Q/K/V projection or three
     orthogonal_init                              orthonormal per-head W_Q, W_K, W_V at the start
     pos         learned | sinusoidal | relative | t5 | rope | alibi | none
-    norm        layernorm | rmsnorm | batchnorm
+    norm        layernorm | rmsnorm | batchnorm | none
     norm_eps    None (the norm's default) | e.g. 1e-12 (BERT)
     norm_position  pre | post
+    residual    True | False (no skip connections: what the residual path is for)
     activation  gelu (tanh approximation) | gelu_exact (erf, BERT) | relu | swiglu
     scale_embeddings                             token embeddings x sqrt(n_embd), as the original
 
@@ -55,9 +56,10 @@ class TransformerConfig(Config):
     fused_qkv: bool = True  # one Linear for Q, K and V
     orthogonal_init: bool = False  # orthonormal rows for the per-head W_Q, W_K, W_V
     pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi", "none"] = "learned"  # where tokens are
-    norm: Literal["layernorm", "rmsnorm", "batchnorm"] = "layernorm"
+    norm: Literal["layernorm", "rmsnorm", "batchnorm", "none"] = "layernorm"
     norm_eps: Optional[Annotated[float, POSITIVE]] = None  # the epsilon under the square root; None: the norm's default
     norm_position: Literal["pre", "post"] = "pre"  # Norm inside the residual (pre) or after the sum (post)
+    residual: bool = True  # x + Sublayer(x); False drops the skip connection (to measure what it does)
     activation: Literal["gelu", "gelu_exact", "relu", "swiglu"] = "gelu"  # of the MLP
     scale_embeddings: bool = False  # multiply token embeddings by sqrt(n_embd) (Vaswani et al.)
 
@@ -84,7 +86,7 @@ class TransformerConfig(Config):
     def block(self, causal: bool, cross: bool = False) -> TransformerBlock:
         return TransformerBlock(self.attention_config(causal), cross=cross, norm=self.norm,
                                 pre_norm=self.norm_position == "pre", activation=self.activation,
-                                norm_eps=self.norm_eps)
+                                norm_eps=self.norm_eps, residual=self.residual)
 
     def final_norm(self) -> nn.Module:
         """The norm after the last block: pre-norm leaves the stream unnormalised; post-norm's

@@ -12,6 +12,9 @@ deep stacks train without learning-rate warmup tricks (Xiong et al., 2020); post
 the sum, which keeps the stream's scale fixed but needs warmup, and its final output is already
 normalised. A pre-norm stack therefore ends with one more norm (see the models).
 
+`residual=False` drops the x + ... (pre: x = Sublayer(Norm(x)); post: x = Norm(Sublayer(x))): a
+plain deep network, there only to measure what the residual path does.
+
 The residual does not leak the future: it adds position t's own input to position t's output,
 and every sublayer output at t already saw only what its mask allowed.
 """
@@ -29,10 +32,11 @@ class TransformerBlock(nn.Module):
     """Self-attention, optional cross-attention, MLP; pre- or post-norm residual sublayers."""
 
     def __init__(self, attention: AttentionConfig, cross: bool = False, norm: str = "layernorm",
-                 pre_norm: bool = True, activation: str = "gelu", norm_eps: float | None = None) -> None:
+                 pre_norm: bool = True, activation: str = "gelu", norm_eps: float | None = None,
+                 residual: bool = True) -> None:
         super().__init__()
         C, bias = attention.n_embd, attention.bias
-        self.pre_norm = pre_norm
+        self.pre_norm, self.residual = pre_norm, residual
         self.ln_1 = make_norm(norm, C, bias, norm_eps)
         self.attn = MultiHeadAttention(attention)
         self.ln_2 = make_norm(norm, C, bias, norm_eps)
@@ -51,12 +55,16 @@ class TransformerBlock(nn.Module):
         pre = self.pre_norm
         attended, self_weights = self.attn(self.ln_1(x) if pre else x, mask=mask, positional=positional, cache=cache,
                                            layer=layer, need_weights=need_weights)
-        x = x + attended if pre else self.ln_1(x + attended)
+        x = self._join(x, attended, self.ln_1)
         cross_weights = None
         if self.cross_attn is not None:
             attended, cross_weights = self.cross_attn(self.ln_cross(x) if pre else x, memory, mask=memory_mask,
                                                       cache=cross_cache, layer=layer, need_weights=need_weights)
-            x = x + attended if pre else self.ln_cross(x + attended)
-        transformed = self.mlp(self.ln_2(x) if pre else x)
-        x = x + transformed if pre else self.ln_2(x + transformed)
+            x = self._join(x, attended, self.ln_cross)
+        x = self._join(x, self.mlp(self.ln_2(x) if pre else x), self.ln_2)
         return x, {"self": self_weights, "cross": cross_weights}
+
+    def _join(self, x, sublayer_output, norm):
+        """The residual sum (or the sublayer's output alone), normalised after it in post-norm."""
+        joined = x + sublayer_output if self.residual else sublayer_output
+        return joined if self.pre_norm else norm(joined)

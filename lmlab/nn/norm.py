@@ -15,6 +15,9 @@ All three rescale activations to a standard size and then apply a learned gain (
   sentences, padding, and, in a causal decoder, *future* tokens into each position (the model
   can cheat: tests/nn/test_norm.py shows it), and small or variable batches make them noisy.
 
+And `none` (an identity) is there to measure what the others are for (`lmlab experiment run
+norms-and-residuals`).
+
 `layer_norm` and `rms_norm` are the formulas written out; the modules call PyTorch's fused
 kernels by default (one kernel instead of five) and the written-out formula with
 ``explicit=True``. Tests check both against `torch.nn.LayerNorm` and `torch.nn.RMSNorm`.
@@ -26,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-NORMS = ("layernorm", "rmsnorm", "batchnorm")
+NORMS = ("layernorm", "rmsnorm", "batchnorm", "none")
 
 
 def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, eps: float) -> torch.Tensor:
@@ -100,4 +103,6 @@ def make_norm(kind: str, dim: int, bias: bool = True, eps: float | None = None) 
         return RMSNorm(dim, **epsilon)
     if kind == "batchnorm":
         return BatchNorm(dim, bias=bias, **epsilon)
+    if kind == "none":
+        return nn.Identity()
     raise ValueError(f"unknown norm {kind!r}; choose one of {', '.join(NORMS)}")

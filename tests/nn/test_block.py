@@ -53,3 +53,18 @@ def test_swiglu_gets_two_thirds_of_the_units_to_keep_the_parameter_count():
     count = lambda activation: sum(p.numel() for p in MLP(384, mlp_hidden(384, activation), bias=False,  # noqa: E731
                                                           activation=activation).parameters())
     assert count("swiglu") == count("gelu")
+
+
+def test_without_the_residual_each_sublayer_replaces_the_stream():
+    x = torch.randn(2, 5, 16)
+    pre, post = block(pre_norm=True, residual=False), block(pre_norm=False, residual=False)
+    h = pre.attn(pre.ln_1(x))[0]
+    assert torch.allclose(pre(x)[0], pre.mlp(pre.ln_2(h)), atol=1e-6)
+    h = post.ln_1(post.attn(x)[0])
+    assert torch.allclose(post(x)[0], post.ln_2(post.mlp(h)), atol=1e-6)
+
+
+def test_norm_none_is_the_identity():
+    b, x = block(norm="none"), torch.randn(2, 5, 16)
+    h = x + b.attn(x)[0]
+    assert torch.allclose(b(x)[0], h + b.mlp(h), atol=1e-6)
