@@ -9,7 +9,7 @@ their parts, so ``--set pos=rope`` or ``--set norm=rmsnorm`` means the same thin
     score       scaled_dot | dot | bilinear | additive
     n_kv_head   None (= n_head) | k              grouped-query attention; 1 = multi-query
     fused_qkv   one Q/K/V projection or three
-    orthogonal_init                              orthonormal per-head W_Q, W_K, W_V at the start
+    orthogonal_init                              orthogonal per-head W_Q, W_K, W_V rows, as long as N(0, 0.02) rows
     pos         learned | sinusoidal | relative | t5 | rope | alibi | none
     norm        layernorm | rmsnorm | batchnorm | none
     norm_eps    None (the norm's default) | e.g. 1e-12 (BERT)
@@ -54,7 +54,7 @@ class TransformerConfig(Config):
     score: Literal["scaled_dot", "dot", "bilinear", "additive"] = "scaled_dot"  # how a query scores a key
     n_kv_head: Optional[Annotated[int, AT_LEAST_ONE]] = None  # key/value heads: None = n_head, fewer = grouped-query, 1 = multi-query
     fused_qkv: bool = True  # one Linear for Q, K and V
-    orthogonal_init: bool = False  # orthonormal rows for the per-head W_Q, W_K, W_V
+    orthogonal_init: bool = False  # orthogonal rows (at the default init's size) for the per-head W_Q, W_K, W_V
     pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi", "none"] = "learned"  # where tokens are
     norm: Literal["layernorm", "rmsnorm", "batchnorm", "none"] = "layernorm"
     norm_eps: Optional[Annotated[float, POSITIVE]] = None  # the epsilon under the square root; None: the norm's default
@@ -134,6 +134,6 @@ def init_weights(model: nn.Module, residual_layers: int, scaled_tables: tuple[nn
             nn.init.normal_(parameter, mean=0.0, std=residual_std)
     for table in scaled_tables:
         nn.init.normal_(table.weight, mean=0.0, std=table.embedding_dim**-0.5)
-    for module in model.modules():
+    for module in model.modules():  # orthogonal rows of the size N(0, 0.02^2) rows have: only the directions change
         if isinstance(module, MultiHeadAttention) and module.config.orthogonal_init:
-            module.init_orthogonal()
+            module.init_orthogonal(gain=0.02 * math.sqrt(module.config.n_embd))

@@ -191,11 +191,11 @@ class MultiHeadAttention(nn.Module):
         return [self.q.weight, self.k.weight, self.v.weight]
 
     @torch.no_grad()
-    def init_orthogonal(self) -> None:
-        """Orthonormal rows for W_Q, W_K and W_V. The rows of different heads are then orthogonal,
-        so the heads start by looking at the input through non-overlapping subspaces."""
+    def init_orthogonal(self, gain: float = 1.0) -> None:
+        """Orthogonal rows of norm `gain` for W_Q, W_K and W_V. The rows of different heads are then
+        orthogonal, so the heads start by looking at the input through non-overlapping subspaces."""
         for weight in self.projection_weights():
-            nn.init.orthogonal_(weight)
+            nn.init.orthogonal_(weight, gain=gain)
 
     def split_heads(self, x: torch.Tensor, n_head: int) -> torch.Tensor:
         B, T, _ = x.shape

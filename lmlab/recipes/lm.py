@@ -19,6 +19,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -135,8 +136,10 @@ def train(options: LMTrainOptions, context: distributed.Context) -> dict:
 
 
 def fit(family: LMFamily, config: LMRunConfig, out: Path, context: distributed.Context, preset: str = "",
-        resume: bool = False) -> dict:
-    """Prepare the data (a new run), build the model, train it into `out`; the summary of `Trainer.fit`."""
+        resume: bool = False, watch: Callable[[torch.nn.Module, int], None] | None = None) -> dict:
+    """Prepare the data (a new run), build the model, train it into `out`; the summary of `Trainer.fit`.
+    `watch(model, step)` is called before the first step (step 0) and after every optimizer step:
+    the lab reads the model while it trains."""
     run = RunFolder(out)
     if context.is_main and not resume:
         tokenizer, split_record = _prepare_data(config, run)
@@ -170,13 +173,17 @@ def fit(family: LMFamily, config: LMRunConfig, out: Path, context: distributed.C
         train_sampler = WindowSampler(train_ids, config.model.block_size, t.seed)
         train_batches = lambda step: train_sampler.step_batches(step, t.batch_size, t.grad_accum,  # noqa: E731
                                                                 context.rank, context.world_size)
-    trainer = Trainer(model, t, run, train_batches=train_batches, eval_batches=lambda: eval_set, context=context)
+    on_step_end = (lambda step, loss: watch(model, step)) if watch is not None else None  # noqa: E731
+    trainer = Trainer(model, t, run, train_batches=train_batches, eval_batches=lambda: eval_set, context=context,
+                      on_step_end=on_step_end)
     if resume:
         trainer.resume()
         if context.is_main:
             say(f"resuming {out} at step {trainer.step} of {t.max_steps}")
     if context.is_main:
         _describe(family, model, config, len(train_ids), len(val_ids), context, out)
+    if watch is not None and trainer.step == 0:
+        watch(model, 0)
     started = time.perf_counter()
     summary = trainer.fit()
     summary["seconds"] = time.perf_counter() - started

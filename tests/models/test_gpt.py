@@ -155,3 +155,15 @@ def test_parts_that_change_the_parameter_count():
     assert tiny_gpt(pos="t5").num_parameters() == base - 24 * C + 32 * 4  # 32 buckets x 4 heads
     assert tiny_gpt(n_kv_head=1).num_parameters() == base - L * 2 * (C * (C - 8) + (C - 8))  # K, V: 1 head of 8
     assert tiny_gpt(norm="rmsnorm").num_parameters() == base - (2 * L + 1) * C  # no shift
+
+
+def test_orthogonal_init_changes_the_directions_of_the_heads_not_their_size():
+    torch.manual_seed(0)
+    C = 64
+    model = GPT(GPTConfig(vocab_size=10, n_layer=1, n_head=4, n_embd=C, block_size=8, orthogonal_init=True))
+    W_q = model.blocks[0].attn.projection_weights()[0]  # (C, C)
+    assert torch.allclose(W_q @ W_q.T, (0.02**2 * C) * torch.eye(C), atol=1e-6)  # orthogonal rows
+    torch.manual_seed(0)
+    default = GPT(GPTConfig(vocab_size=10, n_layer=1, n_head=4, n_embd=C, block_size=8))
+    row_norms = default.blocks[0].attn.projection_weights()[0].norm(dim=1)
+    assert abs(row_norms.mean().item() / (0.02 * C**0.5) - 1) < 0.05  # the N(0, 0.02^2) rows it replaces
