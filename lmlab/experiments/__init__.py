@@ -14,6 +14,7 @@ from lmlab.errors import UserError
 
 CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "attention-scaling": "lmlab.experiments.attention_scaling",
+    "score-functions": "lmlab.experiments.score_functions",
     "heads": "lmlab.experiments.heads",
     "masks": "lmlab.experiments.masks",
     "positions": "lmlab.experiments.positions",

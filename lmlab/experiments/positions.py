@@ -39,6 +39,7 @@ from lmlab.recipes.families import lm_family
 ARMS = {kind: {"pos": kind} for kind in POSITIONS} | {"sinusoidal x sqrt(C)": {"pos": "sinusoidal",
                                                                                "scale_embeddings": True}}
 STEADY = 1.1  # a scheme extrapolates when its perplexity at 8x is within 10% of its perplexity at 1x
+POOR = 1.5  # ... and that says little when its perplexity at 1x is over 1.5x the best arm's
 
 
 @dataclass
@@ -132,8 +133,13 @@ def _extrapolation(arms: dict, settings: PositionSettings) -> list[str]:
     longest = str(settings.longest)
     ratios = {name: mean_std([r["perplexity"][longest] / r["perplexity"]["1"] for r in runs])[0]
               for name, runs in arms.items() if longest in runs[0]["perplexity"]}
-    steady = [f"{n} ({ratios[n]:.2f}x)" for n in ratios if ratios[n] <= STEADY]
-    worse = [f"{n} ({ratios[n]:.2f}x)" for n in ratios if ratios[n] > STEADY]
+    at_1x = {name: mean_std([r["perplexity"]["1"] for r in runs])[0] for name, runs in arms.items()}
+    poor = {n for n in ratios if at_1x[n] > POOR * min(at_1x.values())}  # steady, but because it learned little
+
+    def named(n: str) -> str:
+        return f"{n} ({ratios[n]:.2f}x{', but already poor at 1x' if n in poor else ''})"
+    steady = [named(n) for n in ratios if ratios[n] <= STEADY]
+    worse = [named(n) for n in ratios if ratios[n] > STEADY]
     return [f"At {longest}x the training length, perplexity stays within {STEADY - 1:.0%} of its 1x value for: "
             f"{', '.join(steady) or 'none'}; it grows for: {', '.join(worse) or 'none'} (mean over seeds of "
             f"ppl {longest}x / ppl 1x). `learned` cannot run past its {settings.block_size} positions at all."]
