@@ -147,3 +147,12 @@ def test_durations_read_at_a_glance():
 def test_a_missing_folder_is_one_line(tmp_path, capsys):
     assert main(["runs", tmp_path / "nowhere"]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_the_wall_time_goes_on_across_a_resume(runs, tmp_path):
+    shutil.copytree(runs / "gpt", tmp_path / "gpt")
+    before = records(tmp_path / "gpt")[-1]["elapsed_s"]
+    assert main(["train", "--out", tmp_path / "gpt", "--resume", "--max-steps", "25", "--device", "cpu"]) == 0
+    elapsed = [r["elapsed_s"] for r in records(tmp_path / "gpt")]
+    assert elapsed == sorted(elapsed) and elapsed[-1] > before
+    assert summarize_runs(tmp_path)[0].wall_seconds == elapsed[-1]
