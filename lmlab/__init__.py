@@ -15,6 +15,7 @@ _EXPORTS = {
     "UserError": "lmlab.errors",
     "Tokenizer": "lmlab.tokenizers",
     "CharTokenizer": "lmlab.tokenizers",
+    "BPETokenizer": "lmlab.tokenizers",
     "load_corpus": "lmlab.data.corpora",
     "split_corpus": "lmlab.data.corpora",
     "GPT": "lmlab.models.gpt",

@@ -46,6 +46,22 @@ def plot_comparison(rows: list[dict], curves: dict[str, list], path: Path) -> No
     _save_loss_axes(figure, lines, "optimizer step", "validation loss (nats/token)", path)
 
 
+def plot_curves(curves: list[dict], metric: str, path: Path, log_y: bool = False) -> None:
+    """`lmlab plot`: one line per run of `metric` against the step; each curve is a dict with
+    `label`, `steps` and `values` (as `lmlab plot` also writes them to JSON)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for curve in curves:
+        axes.plot(curve["steps"], curve["values"], "o-", markersize=2.5, linewidth=1.2, label=curve["label"])
+    if log_y:
+        axes.set_yscale("log")
+    _save_loss_axes(figure, axes, "step", metric, path)
+
+
 def _save_loss_axes(figure, axes, xlabel: str, ylabel: str, path: Path) -> None:
     """Label and grid the loss axes, then write the figure as a PNG, atomically, and free it."""
     import matplotlib.pyplot as plt

@@ -20,7 +20,7 @@ LAYERS = [  # lowest first: a module may import its own layer and the ones befor
     {"lmlab.nn"},
     {"lmlab.models"},
     {"lmlab.train", "lmlab.generate", "lmlab.evaluate", "lmlab.interop", "lmlab.embeddings", "lmlab.viz"},
-    {"lmlab.recipes", "lmlab.runs", "lmlab.experiments"},
+    {"lmlab.recipes", "lmlab.runs", "lmlab.run_summary", "lmlab.experiments"},
     {"lmlab.cli", "lmlab.__main__"},
 ]
 TORCH_FREE = ["lmlab.tokenizers", "lmlab.config", "lmlab.io", "lmlab.errors", "lmlab.constants", "lmlab.outputs",

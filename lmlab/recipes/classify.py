@@ -231,7 +231,7 @@ def _fit(family, model, tokenizer, config, run, record, rows, dev, options) -> d
     predictions, _, dev_loss = predict_batches(model, dev[0], "cpu")
     report = classification_report(predictions, dev[1], record["n_labels"])
     run.append_metrics({"step": 0, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"],
-                        **fitted})
+                        "seconds": round(seconds, 3), **fitted})
     say(f"dev accuracy {report['accuracy']:.4f}, F1 {report['f1']:.4f}")
     summary = {"step": fitted.get("examples_seen", 0), "seconds": seconds, "fit": fitted,
                "parameters": model.num_parameters(),

@@ -288,3 +288,30 @@ class AttentionOptions(OnDevice):
     kind: Optional[Literal["self", "encoder", "decoder", "cross"]] = None  # which attention: self (GPT; the
     # default there), or encoder, decoder, cross (translation; default: cross)
     beams: Annotated[int, AT_LEAST_ONE] = 4  # beams for the translation
+
+
+# --- looking at finished runs: lmlab runs / lmlab plot --------------------------------------------------
+@options
+class RunsOptions:
+    """List the run folders under DIR (searched recursively, sorted by path): kind, model, parameters,
+    steps, best validation metric and wall time of each. A folder that cannot be read is listed with a
+    note saying why; a value a run does not hold is shown as -."""
+
+    dir: str = field(default=".", metadata=positional(metavar="DIR"))  # folder to search (default: the
+    # current one)
+    json: bool = False  # print one JSON list of rows on stdout
+
+
+@options
+class PlotOptions:
+    """Overlay one metric of several runs against the step in a PNG: one line per run, labelled with its
+    folder name. The numbers drawn are written beside it (the same name with .json: per run, the steps,
+    the values drawn and the raw values), so they can be checked or replotted."""
+
+    runs: list[str] = field(metadata=positional(nargs="+", metavar="RUN"))  # run folders
+    metric: str = "val_loss"  # a key of metrics.jsonl: val_loss, train_loss, val_perplexity, lr, dev_accuracy, ...
+    out: str = field(default="curves.png", metadata=flag("--out", "PNG"))  # image to write
+    force: bool = False  # replace --out and its .json if they exist
+    log_y: bool = False  # logarithmic y axis
+    smooth: Annotated[int, AT_LEAST_ONE] = 1  # trailing moving average: each point is the mean of the last K
+    # values logged up to it (fewer at the start); 1 draws the values as logged

@@ -122,6 +122,8 @@ class Trainer:
         self.tokens_seen = 0
         self.best_val_loss = math.inf
         self.skipped_steps = 0  # updates dropped for a non-finite loss or gradient (on_nan=skip)
+        self.earlier_seconds = 0.0  # wall time of the sessions before a resume (trainer_state.pt)
+        self.session_start = time.perf_counter()
         self.wrapped = self.model
         if config.compile:
             self.wrapped = torch.compile(self.wrapped)
@@ -135,7 +137,12 @@ class Trainer:
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"step": self.step, "tokens_seen": self.tokens_seen, "best_val_loss": self.best_val_loss,
-                "optimizer": self.optimizer.state_dict(), "rng": rng}
+                "elapsed_s": self.elapsed(), "optimizer": self.optimizer.state_dict(), "rng": rng}
+
+    def elapsed(self) -> float:
+        """Wall seconds of training so far, the sessions before a resume included (`elapsed_s` in
+        metrics.jsonl: what `lmlab runs` reports as a run's wall time)."""
+        return self.earlier_seconds + time.perf_counter() - self.session_start
 
     def resume(self) -> None:
         """Restore weights, optimizer, counters and RNG from the run folder's last checkpoint."""
@@ -144,6 +151,7 @@ class Trainer:
         self._load_optimizer(state["optimizer"])
         self.step, self.tokens_seen = state["step"], state["tokens_seen"]
         self.best_val_loss = state["best_val_loss"]
+        self.earlier_seconds = float(state.get("elapsed_s", 0.0))  # runs saved before lmlab kept it: 0
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
@@ -239,6 +247,7 @@ class Trainer:
                    disable=not context.is_main, dynamic_ncols=True)
         interrupted, last_loss = False, math.nan
         window_tokens, window_start = 0, time.perf_counter()
+        self.session_start = window_start
         try:
             with _InterruptFlag() as interrupt:
                 while self.step < config.max_steps:
@@ -253,7 +262,8 @@ class Trainer:
                     if context.is_main and (self.step % config.log_every == 0 or self.step == 1):
                         self.run.append_metrics({"step": self.step, "train_loss": last_loss, "lr": lr,
                                                  "tokens_per_s": round(tokens_per_s, 1),
-                                                 "tokens_seen": self.tokens_seen})
+                                                 "tokens_seen": self.tokens_seen,
+                                                 "elapsed_s": round(self.elapsed(), 3)})
                         window_tokens, window_start = 0, time.perf_counter()
                     if self.on_step_end is not None:
                         self.on_step_end(self.step, last_loss)
@@ -279,6 +289,7 @@ class Trainer:
         self.best_val_loss = min(self.best_val_loss, val_loss)
         if self.context.is_main:
             self.run.append_metrics({"step": self.step, "val_loss": val_loss,
-                                     "val_perplexity": math.exp(min(val_loss, 50.0))})
+                                     "val_perplexity": math.exp(min(val_loss, 50.0)),
+                                     "elapsed_s": round(self.elapsed(), 3)})
             message = f"step {self.step}: val loss {val_loss:.4f}, perplexity {math.exp(min(val_loss, 50.0)):.2f}"
             bar.write(message, file=sys.stderr)
