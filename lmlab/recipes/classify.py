@@ -40,6 +40,7 @@ from lmlab.recipes.common import (print_summary, resolve_config, resume_config, 
 from lmlab.recipes.options import ClassifyTrainOptions
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
+from lmlab.train.tensorboard import write_records
 from lmlab.train.trainer import Trainer
 
 DEFAULT_FAMILY = "bert"
@@ -151,7 +152,8 @@ def _write_run(run: RunFolder, record: dict, config: ClassifyRunConfig, tokenize
 
 
 class DevScorer:
-    """`Trainer.on_step_end`: score dev every `every` steps (and at the end); keep the best in RUN/best."""
+    """`Trainer.on_step_end`: score dev every `every` steps (and at the end); keep the best in RUN/best.
+    The scores are returned for the Trainer to log."""
 
     def __init__(self, model, run: RunFolder, dev, n_labels: int, every: int, last: int, device) -> None:
         self.model, self.run, self.best_run = model, run, RunFolder(run.path / "best")
@@ -161,20 +163,19 @@ class DevScorer:
         saved = json.loads(best_file.read_text()) if best_file.is_file() else {}
         self.best = {"accuracy": saved.get("accuracy", -1.0), "f1": saved.get("f1", 0.0), "step": saved.get("step", 0)}
 
-    def __call__(self, step: int, _loss: float) -> None:
+    def __call__(self, step: int, _loss: float) -> dict | None:
         if step % self.every and step != self.last:
-            return
+            return None
         predictions, _, dev_loss = predict_batches(self.model, self.batches, self.device)
         report = classification_report(predictions, self.labels, self.n_labels)
         self.model.train()
-        self.run.append_metrics({"step": step, "val_loss": dev_loss, "dev_accuracy": report["accuracy"],
-                                 "dev_f1": report["f1"]})
         say(f"step {step}: dev accuracy {report['accuracy']:.4f}, F1 {report['f1']:.4f}, loss {dev_loss:.4f}")
         if report["accuracy"] > self.best["accuracy"]:
             self.best = {"accuracy": report["accuracy"], "f1": report["f1"], "step": step}
             self.best_run.path.mkdir(exist_ok=True)
             self.best_run.save_model(self.model, step)
             atomic_write_json(self.best_run.path / "metrics.json", {**report, "step": step}, indent=2)
+        return {"step": step, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"]}
 
 
 def _train_by_gradient(family, model, tokenizer, config, run, record, rows, dev, context, options, saved) -> dict:
@@ -230,8 +231,10 @@ def _fit(family, model, tokenizer, config, run, record, rows, dev, options) -> d
     run.save_model(model, fitted.get("examples_seen", 0))
     predictions, _, dev_loss = predict_batches(model, dev[0], "cpu")
     report = classification_report(predictions, dev[1], record["n_labels"])
-    run.append_metrics({"step": 0, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"],
-                        **fitted})
+    record = {"step": 0, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"], **fitted}
+    run.append_metrics(record)
+    if config.train.logger == "tensorboard":
+        write_records(run.path, [record])
     say(f"dev accuracy {report['accuracy']:.4f}, F1 {report['f1']:.4f}")
     summary = {"step": fitted.get("examples_seen", 0), "seconds": seconds, "fit": fitted,
                "parameters": model.num_parameters(),

@@ -8,7 +8,8 @@
 
 `--resume` starts from the saved configuration instead and applies the same options on top: an
 option that agrees with the run (the command line that started it, repeated) changes nothing; one
-that contradicts it is refused by name, except `--max-steps`, which extends or shortens a run.
+that contradicts it is refused by name, except `--max-steps`, which extends or shortens a run, and
+`--set logger=...`, which only says where the numbers are also written.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from lmlab.config import apply_overrides, config_from_dict, preset, validate_con
 from lmlab.errors import UserError
 from lmlab.outputs import claim_folder
 
-RESUMABLE = {"train.max_steps"}  # what --resume may change: how long the run goes on
+RESUMABLE = {"train.max_steps", "train.logger"}  # what --resume may change: how long the run goes on, and
+# whether its numbers also go to TensorBoard
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,7 @@ def fit(family: LMFamily, config: LMRunConfig, out: Path, context: distributed.C
     val_sampler = WindowSampler(val_ids, config.model.block_size, t.seed)
     eval_set = val_sampler.fixed_batches(t.eval_batches, t.batch_size, context.rank, context.world_size)
     if family.training == "counted":
-        return count_ngram(model, tokenizer, run, train_ids, eval_set, context)
+        return count_ngram(model, tokenizer, run, train_ids, eval_set, context, t.logger)
     if getattr(config.model, "carry_state", False):  # truncated BPTT: contiguous streams, carried states
         train_sampler = StreamSampler(train_ids, config.model.block_size,
                                       t.batch_size * t.grad_accum * context.world_size, t.seed)
@@ -208,8 +208,9 @@ def _carried_state_batches(model, sampler: StreamSampler, step: int, t: TrainCon
     return [(inputs, targets, model.carried_state(slot)) for slot, (inputs, targets) in enumerate(micro)]
 
 
-def count_ngram(model, tokenizer, run: RunFolder, train_ids, eval_set, context) -> dict:
+def count_ngram(model, tokenizer, run: RunFolder, train_ids, eval_set, context, logger: str) -> dict:
     """An n-gram model's training: one counting pass, the counts saved, one validation estimate."""
+    from lmlab.train.tensorboard import write_records
     from lmlab.viz import plot_loss_curves
 
     started = time.perf_counter()
@@ -218,9 +219,13 @@ def count_ngram(model, tokenizer, run: RunFolder, train_ids, eval_set, context) 
     val_loss = sum(model(*batch)[1].item() for batch in eval_set) / len(eval_set)
     if context.is_main:
         run.save_arrays(model.state_dict(), step=1)
-        run.append_metrics({"step": 1, "count_seconds": round(seconds, 3), "tokens_seen": len(train_ids),
-                            "tokens_per_s": round(len(train_ids) / max(seconds, 1e-9), 1)})
-        run.append_metrics({"step": 1, "val_loss": val_loss, "val_perplexity": perplexity(val_loss)})
+        records = [{"step": 1, "count_seconds": round(seconds, 3), "tokens_seen": len(train_ids),
+                    "tokens_per_s": round(len(train_ids) / max(seconds, 1e-9), 1)},
+                   {"step": 1, "val_loss": val_loss, "val_perplexity": perplexity(val_loss)}]
+        for record in records:
+            run.append_metrics(record)
+        if logger == "tensorboard":
+            write_records(run.path, records)
         plot_loss_curves(run.read_metrics(), run.plot_path)
         say(f"n-gram: counted {model.num_parameters():,} distinct n-grams of orders 1..{model.config.order} "
             f"in {len(train_ids):,} tokens ({seconds:.2f}s); validation loss {val_loss:.4f}, "
