@@ -83,6 +83,24 @@ def _apply_overrides(config, assignments: list[str]) -> None:
         apply_overrides(parts, assignments)
 
 
+TEXT_KEYS = ("text_field", "text_column")  # where --data's records keep their text (`lmlab.data.text_formats`)
+
+
+def text_keys(assignments: list[str]) -> tuple[dict[str, str], list[str]]:
+    """({"text_field": NAME, ...} from `--set text_field=NAME text_column=NAME`, the other assignments):
+    for the commands whose --set otherwise takes the keys of another config (compare: training;
+    tokenizer train: the algorithm's; word2vec train: word2vec's)."""
+    found, rest = {}, []
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        key = key.strip().removeprefix("data.")
+        if sep and key in TEXT_KEYS:
+            found[key] = value.strip()
+        else:
+            rest.append(assignment)
+    return found, rest
+
+
 def validate(config) -> None:
     """Every part checks its fields' ranges and relations (`lmlab.config.Config.validate`), before
     anything is built or written; the message names the --set key."""

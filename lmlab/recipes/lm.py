@@ -97,7 +97,7 @@ def _prepare_data(config: LMRunConfig, run: RunFolder) -> tuple[Tokenizer, dict]
     """Rank 0: corpus -> split -> tokenizer -> ids saved in the run folder. Returns (tokenizer, split record)."""
     from lmlab.data.corpora import load_corpus, split_corpus
 
-    corpus = load_corpus(config.data.corpus)
+    corpus = load_corpus(config.data.corpus, config.data.text_field, config.data.text_column)
     split = split_corpus(corpus, config.data.val_fraction)
     mark_folder(run.path, "lm")
     tokenizer = make_tokenizer(config.data, split.train)
@@ -308,11 +308,12 @@ def evaluation_ids(run: RunFolder, config: dict, tokenizer, data: str | None, sp
         return load_ids(run.path / "data" / "val.npy", tokenizer.vocab_size)
     from lmlab.data.corpora import load_corpus, split_corpus
 
-    corpus = load_corpus(data or config["data"]["corpus"])
+    saved = config["data"]  # runs from before text_field and text_column read plain text only
+    corpus = load_corpus(data or saved["corpus"], saved.get("text_field", "text"), saved.get("text_column", "text"))
     if split == "all":
         texts = [document.text for document in corpus.documents]
     else:
-        parts = split_corpus(corpus, config["data"]["val_fraction"])
+        parts = split_corpus(corpus, saved["val_fraction"])
         texts = parts.val if split == "val" else parts.train
     return encode_documents(tokenizer, texts)
 

@@ -34,7 +34,8 @@ class RunOptions(OnDevice):
     default_preset: ClassVar[str] = ""
     config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG}  # where from_config fields are documented
 
-    data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`) or a .txt file / folder of them
+    data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`), a .txt, .jsonl, .csv or .tsv file (or
+    # .gz of one), a folder of .txt files, or a folder saved by datasets
     out: Optional[str] = None  # run folder to write (default: under runs/, named after the preset and the data)
     preset: Optional[str] = None  # named configuration
     max_steps: Optional[int] = field(default=None, metadata=from_config("train.max_steps"))  # optimizer steps
@@ -66,7 +67,8 @@ class LMTrainOptions(TrainingOptions):
     config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG, "data": "lmlab.recipes.families:DataConfig"}
 
     data: Optional[str] = field(default=None, metadata=from_config("data.corpus"))  # a corpus name (see
-    # `lmlab corpus list`) or a .txt file / folder of them
+    # `lmlab corpus list`), a .txt, .jsonl, .csv or .tsv file (or .gz of one), a folder of .txt files, or a
+    # folder saved by datasets (the text's field or column: --set text_field=NAME / text_column=NAME)
 
     model: Optional[str] = None  # the model family (`lmlab.recipes.families`): gpt (the default), ngram, ffnn,
     # rnn, lstm, gru, cnn; --set takes the fields of that family's config
@@ -224,7 +226,8 @@ class PretrainOptions(TrainingOptions):
                                       "data": "lmlab.recipes.encoder_families:PretrainDataConfig"}
 
     data: Optional[str] = field(default=None, metadata=from_config("data.corpus"))  # a corpus name (see
-    # `lmlab corpus list`) or a .txt file / folder of them
+    # `lmlab corpus list`), a .txt, .jsonl, .csv or .tsv file (or .gz of one), a folder of .txt files, or a
+    # folder saved by datasets (the text's field or column: --set text_field=NAME / text_column=NAME)
 
 
 @options
