@@ -120,10 +120,9 @@ def parse_jsonl(text: str, path: Path) -> list[tuple[int, dict]]:
     return records
 
 
-def parse_table(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+def parse_table(text: str, path: Path, tsv: bool) -> tuple[list[str], list[tuple[int, dict]]]:
     """(header, [(line number, {column: value})]) of CSV (RFC 4180) or TSV (no quoting) text; a row
     whose field count differs from the header's is refused by its line."""
-    tsv = text_format(path) == ".tsv"
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if tsv else ",",
                         quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL, strict=not tsv)
     rows, start = [], 1
@@ -139,8 +138,8 @@ def parse_table(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict]
     (_, header), body = rows[0], rows[1:]
     for number, row in body:
         if len(row) != len(header):
-            raise UserError(f"{path}:{number}: {len(row)} fields, but the header has {len(header)} ({', '.join(header)})"
-                            + (": quote fields that hold commas" if not tsv else ""))
+            raise UserError(f"{path}:{number}: {len(row)} fields, but the header has {len(header)} "
+                            f"({', '.join(header)}){'' if tsv else ': quote fields that hold commas'}")
     return header, [(number, dict(zip(header, row))) for number, row in body]
 
 
@@ -148,7 +147,7 @@ def records(path: Path, text: str) -> tuple[list[str] | None, list[tuple[int, di
     """(the header of a CSV/TSV file, or None for JSON Lines, and the numbered records) of a file's text."""
     if text_format(path) == ".jsonl":
         return None, parse_jsonl(text, path)
-    return parse_table(text, path)
+    return parse_table(text, path, tsv=text_format(path) == ".tsv")
 
 
 def column(path: Path, header: list[str] | None, rows: list[tuple[int, dict]], name: str,
