@@ -28,9 +28,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "bert.json"
 
 
 def batches(tokenizer, count: int, batch_size: int):
-    from lmlab.data.classification import EpochBatches, encode_examples, read_tsv
+    from lmlab.data.classification import EpochBatches, encode_examples, read_examples
 
-    rows = encode_examples(tokenizer, read_tsv(DATA)[:count * batch_size * 4], 128)
+    rows = encode_examples(tokenizer, read_examples(DATA, labels=None)[:count * batch_size * 4], 128)
     sampler = EpochBatches(rows, batch_size, seed=0)
     return [sampler.step_batches(step, batch_size, 1)[0] for step in range(count)]
 

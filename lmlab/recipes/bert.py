@@ -86,7 +86,8 @@ def pretrain(options: PretrainOptions, context: distributed.Context) -> dict:
     preset = options.preset or PretrainOptions.default_preset
     run = RunFolder(options.out or f"runs/bert-{preset}-{Path(options.data or 'shakespeare').stem}")
     config, resume = resolve_run(options, run)
-    split = split_corpus(load_corpus(config.data.corpus), config.data.val_fraction)
+    corpus = load_corpus(config.data.corpus, config.data.text_field, config.data.text_column)
+    split = split_corpus(corpus, config.data.val_fraction)
     tokenizer = _tokenizer(config, run, split.train, resume, context)
     config.model.vocab_size = tokenizer.vocab_size
     config.model.max_position = max(config.model.max_position, config.data.max_length)

@@ -43,6 +43,9 @@ class ClassifyDataConfig(Config):
     vocab_size: Annotated[int, Range(2)] = 8000  # WordPiece vocabulary for --init scratch; word vocabulary for
     # word-level families
     eval_batch_size: Annotated[int, AT_LEAST_ONE] = 128
+    text_column: str = "text"  # the column (CSV, TSV) or field (JSON Lines) of the sentence; a GLUE file's
+    # 'sentence' (and 'sentence2') when it has no such column
+    label_column: str = "label"  # the column or field of the label: integers (the class ids) or names
 
 
 @dataclass

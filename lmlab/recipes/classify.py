@@ -1,11 +1,14 @@
 """Recipe: train a sentence classifier (`lmlab classify train`).
 
-    GLUE folder -> examples -> tokenizer ids -> length-bucketed padded batches -> classifier -> Trainer
+    data folder (train + dev: GLUE's TSV, CSV or JSON Lines) -> examples -> tokenizer ids
+      -> length-bucketed padded batches -> classifier -> Trainer
 
 One recipe for every family of `lmlab.recipes.classifier_families`; a family's record says how it
 starts (model, tokenizer, where its weights came from), how it reads a sentence and how it is
 preset. BERT reads WordPiece ids with [CLS]/[SEP]; the word-level families (lexicon, perceptron,
-bow, textcnn, bilstm) read lowercased words from lmlab's word tokenizer trained on train.tsv.
+bow, textcnn, bilstm) read lowercased words from lmlab's word tokenizer trained on the training file.
+Labels written as names are numbered in sorted order, and the names are saved in config.json
+(``labels``) for `eval`, `predict` and `errors`.
 The families trained by gradient (bert, bow = logistic regression, textcnn, bilstm) go through
 the Trainer: AdamW, linear warmup over the first 10% of the steps and linear decay to zero, a few
 epochs (Devlin et al., 2019, for BERT), `grad_accum` and DDP like every other task. The dev set is
@@ -27,7 +30,7 @@ import torch
 
 from lmlab.config import config_to_dict
 from lmlab.data.batching import in_order
-from lmlab.data.classification import EpochBatches, collate, read_tsv
+from lmlab.data.classification import EpochBatches, collate, label_names, read_labelled, split_file, to_examples
 from lmlab.errors import UserError
 from lmlab.evaluate.classification import classification_report
 from lmlab.io import atomic_write_json
@@ -40,6 +43,7 @@ from lmlab.recipes.common import (print_summary, resolve_config, resume_config, 
 from lmlab.recipes.options import ClassifyTrainOptions
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
+from lmlab.train.tensorboard import write_records
 from lmlab.train.trainer import Trainer
 
 DEFAULT_FAMILY = "bert"
@@ -115,24 +119,29 @@ def train(options: ClassifyTrainOptions, context: distributed.Context) -> dict:
     if options.resume and not options.out:
         raise UserError("--resume continues the run in --out: give --out RUN")
     if not (options.data or options.resume):
-        raise UserError("--data DIR is required: a GLUE folder with train.tsv and dev.tsv (sentence<TAB>label)")
+        raise UserError("--data DIR is required: a folder with train.tsv and dev.tsv (GLUE: sentence<TAB>label), "
+                        "train.csv and dev.csv, or train.jsonl and dev.jsonl")
     out = Path(options.out or f"runs/classify-{options.model or DEFAULT_FAMILY}-{Path(options.data).name}")
     family, config, saved = resolve_run(options, out)
     data = Path(options.data or saved["data"]["folder"])
     run = RunFolder(out)
     distributed.barrier(context)  # every rank has looked before rank 0 writes
-    train_examples, dev_examples = read_tsv(data / "train.tsv"), read_tsv(data / "dev.tsv")
+    paths = split_file(data, "train"), split_file(data, "dev")
+    labelled = [read_labelled(path, config.data.text_column, config.data.label_column) for path in paths]
+    labels = label_names(labelled[0] + labelled[1]) if saved is None else saved.get("labels")  # None: integers
+    train_examples, dev_examples = (to_examples(part, path, labels) for part, path in zip(labelled, paths))
     torch.manual_seed(config.train.seed)  # the same fresh head (and scratch model) every time
     if saved is None:
         init = _init(family, options.init)
-        n_labels = max(2, 1 + max(example.label for example in train_examples + dev_examples))
+        n_labels = len(labels) if labels else max(2, 1 + max(e.label for e in train_examples + dev_examples))
         model, tokenizer, source = family.start(family, config, init, train_examples, n_labels)
         config.model = model.config
         record = {"kind": "classifier", "family": family.name, "preset": options.preset or "default", "init": init,
-                  "weights_from": source, "n_labels": n_labels}
+                  "weights_from": source, "n_labels": n_labels, "labels": labels}
     else:
         model, tokenizer = family.build(saved["model"], str(run.config_path)), run.load_tokenizer()
-        record = {"n_labels": saved["n_labels"], "weights_from": saved.get("weights_from", saved.get("init"))}
+        record = {"n_labels": saved["n_labels"], "labels": labels,
+                  "weights_from": saved.get("weights_from", saved.get("init"))}
     model.check_tokenizer(tokenizer)
     length = max_length(model, config.data.max_length)
     rows = family.encode(tokenizer, train_examples, length)
@@ -151,7 +160,8 @@ def _write_run(run: RunFolder, record: dict, config: ClassifyRunConfig, tokenize
 
 
 class DevScorer:
-    """`Trainer.on_step_end`: score dev every `every` steps (and at the end); keep the best in RUN/best."""
+    """`Trainer.on_step_end`: score dev every `every` steps (and at the end); keep the best in RUN/best.
+    The scores are returned for the Trainer to log."""
 
     def __init__(self, model, run: RunFolder, dev, n_labels: int, every: int, last: int, device) -> None:
         self.model, self.run, self.best_run = model, run, RunFolder(run.path / "best")
@@ -161,20 +171,19 @@ class DevScorer:
         saved = json.loads(best_file.read_text()) if best_file.is_file() else {}
         self.best = {"accuracy": saved.get("accuracy", -1.0), "f1": saved.get("f1", 0.0), "step": saved.get("step", 0)}
 
-    def __call__(self, step: int, _loss: float) -> None:
+    def __call__(self, step: int, _loss: float) -> dict | None:
         if step % self.every and step != self.last:
-            return
+            return None
         predictions, _, dev_loss = predict_batches(self.model, self.batches, self.device)
         report = classification_report(predictions, self.labels, self.n_labels)
         self.model.train()
-        self.run.append_metrics({"step": step, "val_loss": dev_loss, "dev_accuracy": report["accuracy"],
-                                 "dev_f1": report["f1"]})
         say(f"step {step}: dev accuracy {report['accuracy']:.4f}, F1 {report['f1']:.4f}, loss {dev_loss:.4f}")
         if report["accuracy"] > self.best["accuracy"]:
             self.best = {"accuracy": report["accuracy"], "f1": report["f1"], "step": step}
             self.best_run.path.mkdir(exist_ok=True)
             self.best_run.save_model(self.model, step)
             atomic_write_json(self.best_run.path / "metrics.json", {**report, "step": step}, indent=2)
+        return {"step": step, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"]}
 
 
 def _train_by_gradient(family, model, tokenizer, config, run, record, rows, dev, context, options, saved) -> dict:
@@ -230,8 +239,11 @@ def _fit(family, model, tokenizer, config, run, record, rows, dev, options) -> d
     run.save_model(model, fitted.get("examples_seen", 0))
     predictions, _, dev_loss = predict_batches(model, dev[0], "cpu")
     report = classification_report(predictions, dev[1], record["n_labels"])
-    run.append_metrics({"step": 0, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"],
-                        "seconds": round(seconds, 3), **fitted})
+    record = {"step": 0, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"],
+              "seconds": round(seconds, 3), **fitted}
+    run.append_metrics(record)
+    if config.train.logger == "tensorboard":
+        write_records(run.path, [record])
     say(f"dev accuracy {report['accuracy']:.4f}, F1 {report['f1']:.4f}")
     summary = {"step": fitted.get("examples_seen", 0), "seconds": seconds, "fit": fitted,
                "parameters": model.num_parameters(),

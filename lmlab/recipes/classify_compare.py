@@ -14,13 +14,14 @@ import json
 import time
 from pathlib import Path
 
+from lmlab.data.classification import split_file
 from lmlab.errors import UserError
 from lmlab.outputs import claim_folder
 from lmlab.evaluate.classification import classification_report
 from lmlab.io import atomic_write_json, atomic_write_text
 from lmlab.recipes import classify
 from lmlab.recipes.classifier_families import CLASSIFIERS, classifier_family
-from lmlab.recipes.classify_eval import classify as classify_examples
+from lmlab.recipes.classify_eval import classify as classify_examples, labelled_examples
 from lmlab.recipes.common import run_distributed, say
 from lmlab.recipes.options import ClassifyCompareOptions, ClassifyTrainOptions
 from lmlab.runs import load_run
@@ -28,7 +29,7 @@ from lmlab.runs import load_run
 
 def _measure(run_path: Path, data: Path) -> dict:
     run = load_run(run_path, expect="classifier")
-    examples = classify.read_tsv(data / "dev.tsv")
+    examples = labelled_examples(str(data), run)
     started = time.perf_counter()
     _, predictions, _, _ = classify_examples(run, examples)
     seconds = time.perf_counter() - started
@@ -39,9 +40,8 @@ def _measure(run_path: Path, data: Path) -> dict:
 
 def compare_command(options: ClassifyCompareOptions) -> None:
     data = Path(options.data)
-    for name in ("train.tsv", "dev.tsv"):
-        if not (data / name).is_file():
-            raise UserError(f"{data / name} not found: give a GLUE folder with train.tsv and dev.tsv")
+    for split in ("train", "dev"):
+        split_file(data, split)  # refused before any training when missing
     families = [classifier_family(m.strip(), "--models") for m in options.models.split(",") if m.strip()]
     if not families:
         raise UserError(f"--models: give one or more of {', '.join(CLASSIFIERS)}")

@@ -1,7 +1,8 @@
 """Recipe: use a trained classifier (`lmlab classify eval | predict | errors`).
 
 Each command opens the run with `lmlab.runs.load_run` (the best dev checkpoint), reads sentences
-the way its family does (`encode` in its record) and classifies them in padded batches.
+the way its family does (`encode` in its record) and classifies them in padded batches. A run
+trained on named labels (config.json ``labels``) reads and prints them by name.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 from pathlib import Path
 
 from lmlab.data.batching import in_order
-from lmlab.data.classification import Example, collate, read_tsv
+from lmlab.data.classification import Example, collate, read_examples, split_file
 from lmlab.evaluate.classification import classification_report
 from lmlab.recipes.classifier_families import classifier_family
 from lmlab.recipes.classify import max_length, predict_batches
@@ -28,9 +29,18 @@ def classify(run: Run, examples: list, batch_size: int | None = None) -> tuple[l
 
 
 def labelled_examples(data: str | None, run: Run) -> list:
-    """A TSV file, a GLUE folder's dev.tsv, or (no --data) the dev.tsv of the run's own folder."""
-    path = Path(data) if data else Path(run.config["data"]["folder"]) / "dev.tsv"
-    return read_tsv(path / "dev.tsv" if path.is_dir() else path)
+    """A labelled file (TSV, CSV, JSON Lines), a data folder's dev file, or (no --data) the run's own,
+    read with the run's columns and labels."""
+    path = Path(data) if data else Path(run.config["data"]["folder"])
+    settings = run.config["data"]  # runs from before text_column and label_column read GLUE's columns
+    return read_examples(split_file(path, "dev") if path.is_dir() else path, run.config.get("labels"),
+                         settings.get("text_column", "text"), settings.get("label_column", "label"))
+
+
+def label_name(run: Run, label: int):
+    """How the label is written in the data: its name, or the integer itself."""
+    names = run.config.get("labels")
+    return names[label] if names else label
 
 
 def eval_command(options: ClassifyEvalOptions) -> None:
@@ -39,12 +49,15 @@ def eval_command(options: ClassifyEvalOptions) -> None:
     _, predictions, _, loss = classify(run, examples)
     report = {**classification_report(predictions, [e.label for e in examples], run.config["n_labels"]),
               "loss": loss}
+    if run.config.get("labels"):
+        report["labels"] = run.config["labels"]  # the names of the confusion matrix's rows and columns
     if options.json:
         print(json.dumps(report))
     else:
         print(f"accuracy {report['accuracy']:.4f}  F1 {report['f1']:.4f}  precision {report['precision']:.4f}  "
               f"recall {report['recall']:.4f}  on {report['examples']} examples\nconfusion (rows: true, "
-              f"columns: predicted): {report['confusion']}")
+              f"columns: predicted{', in the order ' + ', '.join(report['labels']) if 'labels' in report else ''}): "
+              f"{report['confusion']}")
 
 
 def predict_command(options: ClassifyPredictOptions) -> None:
@@ -52,9 +65,9 @@ def predict_command(options: ClassifyPredictOptions) -> None:
     _, predictions, probabilities, _ = classify(run, [Example(text, 0) for text in options.texts], 64)
     for text, label, row in zip(options.texts, predictions, probabilities):
         if options.json:
-            print(json.dumps({"text": text, "label": label, "probability": row[label].item()}))
+            print(json.dumps({"text": text, "label": label_name(run, label), "probability": row[label].item()}))
         else:
-            print(f"{label}\t{row[label].item():.3f}\t{text}")
+            print(f"{label_name(run, label)}\t{row[label].item():.3f}\t{text}")
 
 
 def errors_command(options: ClassifyErrorsOptions) -> None:
@@ -68,4 +81,8 @@ def errors_command(options: ClassifyErrorsOptions) -> None:
     report = error_report([e.text for e in examples], [e.label for e in examples], predictions, unknown,
                           options.examples)
     report["family"] = run.family
+    for bucket in report["buckets"].values():
+        for example in bucket["examples"]:
+            for key in ("label", "predicted"):
+                example[key] = label_name(run, example[key])
     print(json.dumps(report) if options.json else format_report(report))

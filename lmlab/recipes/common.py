@@ -8,7 +8,8 @@
 
 `--resume` starts from the saved configuration instead and applies the same options on top: an
 option that agrees with the run (the command line that started it, repeated) changes nothing; one
-that contradicts it is refused by name, except `--max-steps`, which extends or shortens a run.
+that contradicts it is refused by name, except `--max-steps`, which extends or shortens a run, and
+`--set logger=...`, which only says where the numbers are also written.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from lmlab.config import apply_overrides, config_from_dict, preset, validate_con
 from lmlab.errors import UserError
 from lmlab.outputs import claim_folder
 
-RESUMABLE = {"train.max_steps"}  # what --resume may change: how long the run goes on
+RESUMABLE = {"train.max_steps", "train.logger"}  # what --resume may change: how long the run goes on, and
+# whether its numbers also go to TensorBoard
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,24 @@ def _apply_overrides(config, assignments: list[str]) -> None:
         apply_overrides({"config": parts[""]}, [a.removeprefix("config.") for a in assignments])
     else:
         apply_overrides(parts, assignments)
+
+
+TEXT_KEYS = ("text_field", "text_column")  # where --data's records keep their text (`lmlab.data.text_formats`)
+
+
+def text_keys(assignments: list[str]) -> tuple[dict[str, str], list[str]]:
+    """({"text_field": NAME, ...} from `--set text_field=NAME text_column=NAME`, the other assignments):
+    for the commands whose --set otherwise takes the keys of another config (compare: training;
+    tokenizer train: the algorithm's; word2vec train: word2vec's)."""
+    found, rest = {}, []
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        key = key.strip().removeprefix("data.")
+        if sep and key in TEXT_KEYS:
+            found[key] = value.strip()
+        else:
+            rest.append(assignment)
+    return found, rest
 
 
 def validate(config) -> None:

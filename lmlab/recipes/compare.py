@@ -34,7 +34,7 @@ from lmlab.evaluate.metrics import perplexity
 from lmlab.evaluate.profile import measure_generation, measure_training
 from lmlab.generate.sampling import SamplingConfig
 from lmlab.recipes import lm
-from lmlab.recipes.common import resolve_config, say
+from lmlab.recipes.common import resolve_config, say, text_keys
 from lmlab.recipes.families import LM_FAMILIES, LMFamily, LMRunConfig, lm_family
 from lmlab.recipes.options import CompareOptions
 from lmlab.runs import load_run
@@ -56,6 +56,8 @@ class ComparePreset(Config):
     budget_seconds: Optional[Annotated[float, POSITIVE]]  # seconds of training per neural model
     eval_tokens: Optional[Annotated[int, AT_LEAST_ONE]]  # validation tokens scored (None: the whole split)
     sample_tokens: Annotated[int, Range(2)]  # tokens generated for the speed measurement and the sample
+    text_field: str = "text"  # where a JSON Lines record of --data keeps its text (--set text_field=NAME)
+    text_column: str = "text"  # where a CSV/TSV row or a dataset keeps it (--set text_column=NAME)
 
 
 PRESETS = {
@@ -71,16 +73,18 @@ def _settings(options: CompareOptions) -> tuple[ComparePreset, list[LMFamily]]:
     (in the registry's order: from counting to attention)."""
     if options.max_steps is not None and options.budget_seconds is not None:
         raise UserError("give --max-steps or --budget-seconds, not both")
-    settings = resolve_config(PRESETS, dataclasses.replace(options, overrides=[]), CompareOptions.default_preset)
+    text, training = text_keys(options.overrides)
+    settings = resolve_config(PRESETS, dataclasses.replace(options, overrides=[f"{k}={v}" for k, v in text.items()]),
+                              CompareOptions.default_preset)
     if options.max_steps is not None:
         settings.budget_seconds = None
     if options.budget_seconds is not None:
         settings.max_steps = None
     shared = {f.name for f in dataclasses.fields(TrainConfig)}
-    for key in (a.partition("=")[0].strip().removeprefix("train.") for a in options.overrides):
+    for key in (a.partition("=")[0].strip().removeprefix("train.") for a in training):
         if key not in shared:
             raise UserError(f"--set: {key!r} is not a training setting shared by every family; valid keys: "
-                            f"{', '.join(sorted(shared))}")
+                            f"{', '.join(sorted(shared))}; and text_field, text_column for --data")
     names = [name.strip() for name in options.models.split(",")] if options.models else list(LM_FAMILIES)
     families = [lm_family(name, "--models") for name in names]
     if not families:
@@ -103,7 +107,7 @@ def _shared_tokenizer(settings: ComparePreset, tokenizer: str, out: Path) -> Pat
     from lmlab.data.corpora import load_corpus, split_corpus
 
     data = lm.DataConfig(corpus=settings.data, tokenizer=tokenizer)
-    split = split_corpus(load_corpus(settings.data), data.val_fraction)
+    split = split_corpus(load_corpus(settings.data, settings.text_field, settings.text_column), data.val_fraction)
     path = out / "tokenizer.json"
     out.mkdir(parents=True, exist_ok=True)
     lm.make_tokenizer(data, split.train).save(path)
@@ -119,7 +123,9 @@ def family_config(family: LMFamily, settings: ComparePreset, options: CompareOpt
     config.train.batch_size, config.train.seed = settings.batch_size, options.seed
     config.train.checkpoint_every, config.train.log_every = 0, 5
     config.data.corpus, config.data.tokenizer, config.data.vocab_size = settings.data, str(tokenizer), None
-    apply_overrides({"train": config.train}, [a.strip().removeprefix("train.") for a in options.overrides])
+    config.data.text_field, config.data.text_column = settings.text_field, settings.text_column
+    training = text_keys(options.overrides)[1]
+    apply_overrides({"train": config.train}, [a.strip().removeprefix("train.") for a in training])
     return config
 
 

@@ -21,7 +21,9 @@ from lmlab.train.trainer import TrainConfig
 class PretrainDataConfig(Config):
     """Which text, which vocabulary, how long the pairs."""
 
-    corpus: str = "shakespeare"  # corpus name or path
+    corpus: str = "shakespeare"  # corpus name or path (as for `lmlab train`)
+    text_field: str = "text"  # the field of a JSON Lines record that holds its text (--data FILE.jsonl)
+    text_column: str = "text"  # the column of a CSV/TSV row or of a datasets folder that holds its text
     val_fraction: Annotated[float, Range(0, 1, low_open=True, high_open=True)] = 0.1  # the last 10% of every
     # document is held out
     vocab_size: Annotated[int, Range(2)] = 8000  # WordPiece entries, trained on the training split

@@ -32,7 +32,10 @@ from lmlab.train.trainer import TrainConfig
 class DataConfig(Config):
     """Which text to train on and how to tokenize it."""
 
-    corpus: str = "shakespeare"  # corpus name or path
+    corpus: str = "shakespeare"  # corpus name or path: .txt, .jsonl, .csv, .tsv (or .gz of them), a folder of
+    # .txt files or one saved by datasets
+    text_field: str = "text"  # the field of a JSON Lines record that holds its text (--data FILE.jsonl)
+    text_column: str = "text"  # the column of a CSV/TSV row or of a datasets folder that holds its text
     val_fraction: Annotated[float, Range(0, 1, low_open=True, high_open=True)] = 0.1  # the last 10% of every
     # document is held out
     tokenizer: str = "bpe"  # tokenizer algorithm to train on the training split, or a tokenizer.json path

@@ -98,7 +98,7 @@ def _prepare_data(config: LMRunConfig, run: RunFolder) -> tuple[Tokenizer, dict]
     """Rank 0: corpus -> split -> tokenizer -> ids saved in the run folder. Returns (tokenizer, split record)."""
     from lmlab.data.corpora import load_corpus, split_corpus
 
-    corpus = load_corpus(config.data.corpus)
+    corpus = load_corpus(config.data.corpus, config.data.text_field, config.data.text_column)
     split = split_corpus(corpus, config.data.val_fraction)
     mark_folder(run.path, "lm")
     tokenizer = make_tokenizer(config.data, split.train)
@@ -164,7 +164,7 @@ def fit(family: LMFamily, config: LMRunConfig, out: Path, context: distributed.C
     val_sampler = WindowSampler(val_ids, config.model.block_size, t.seed)
     eval_set = val_sampler.fixed_batches(t.eval_batches, t.batch_size, context.rank, context.world_size)
     if family.training == "counted":
-        return count_ngram(model, tokenizer, run, train_ids, eval_set, context)
+        return count_ngram(model, tokenizer, run, train_ids, eval_set, context, t.logger)
     if getattr(config.model, "carry_state", False):  # truncated BPTT: contiguous streams, carried states
         train_sampler = StreamSampler(train_ids, config.model.block_size,
                                       t.batch_size * t.grad_accum * context.world_size, t.seed)
@@ -215,8 +215,9 @@ def _carried_state_batches(model, sampler: StreamSampler, step: int, t: TrainCon
     return [(inputs, targets, model.carried_state(slot)) for slot, (inputs, targets) in enumerate(micro)]
 
 
-def count_ngram(model, tokenizer, run: RunFolder, train_ids, eval_set, context) -> dict:
+def count_ngram(model, tokenizer, run: RunFolder, train_ids, eval_set, context, logger: str) -> dict:
     """An n-gram model's training: one counting pass, the counts saved, one validation estimate."""
+    from lmlab.train.tensorboard import write_records
     from lmlab.viz import plot_loss_curves
 
     started = time.perf_counter()
@@ -225,9 +226,13 @@ def count_ngram(model, tokenizer, run: RunFolder, train_ids, eval_set, context) 
     val_loss = sum(model(*batch)[1].item() for batch in eval_set) / len(eval_set)
     if context.is_main:
         run.save_arrays(model.state_dict(), step=1)
-        run.append_metrics({"step": 1, "count_seconds": round(seconds, 3), "tokens_seen": len(train_ids),
-                            "tokens_per_s": round(len(train_ids) / max(seconds, 1e-9), 1)})
-        run.append_metrics({"step": 1, "val_loss": val_loss, "val_perplexity": perplexity(val_loss)})
+        records = [{"step": 1, "count_seconds": round(seconds, 3), "tokens_seen": len(train_ids),
+                    "tokens_per_s": round(len(train_ids) / max(seconds, 1e-9), 1)},
+                   {"step": 1, "val_loss": val_loss, "val_perplexity": perplexity(val_loss)}]
+        for record in records:
+            run.append_metrics(record)
+        if logger == "tensorboard":
+            write_records(run.path, records)
         plot_loss_curves(run.read_metrics(), run.plot_path)
         say(f"n-gram: counted {model.num_parameters():,} distinct n-grams of orders 1..{model.config.order} "
             f"in {len(train_ids):,} tokens ({seconds:.2f}s); validation loss {val_loss:.4f}, "
@@ -310,11 +315,12 @@ def evaluation_ids(run: RunFolder, config: dict, tokenizer, data: str | None, sp
         return load_ids(run.path / "data" / "val.npy", tokenizer.vocab_size)
     from lmlab.data.corpora import load_corpus, split_corpus
 
-    corpus = load_corpus(data or config["data"]["corpus"])
+    saved = config["data"]  # runs from before text_field and text_column read plain text only
+    corpus = load_corpus(data or saved["corpus"], saved.get("text_field", "text"), saved.get("text_column", "text"))
     if split == "all":
         texts = [document.text for document in corpus.documents]
     else:
-        parts = split_corpus(corpus, config["data"]["val_fraction"])
+        parts = split_corpus(corpus, saved["val_fraction"])
         texts = parts.val if split == "val" else parts.train
     return encode_documents(tokenizer, texts)
 

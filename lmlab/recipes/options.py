@@ -34,7 +34,8 @@ class RunOptions(OnDevice):
     default_preset: ClassVar[str] = ""
     config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG}  # where from_config fields are documented
 
-    data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`) or a .txt file / folder of them
+    data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`), a .txt, .jsonl, .csv or .tsv file (or
+    # .gz of one), a folder of .txt files, or a folder saved by datasets
     out: Optional[str] = None  # run folder to write (default: under runs/, named after the preset and the data)
     preset: Optional[str] = None  # named configuration
     max_steps: Optional[int] = field(default=None, metadata=from_config("train.max_steps"))  # optimizer steps
@@ -66,7 +67,8 @@ class LMTrainOptions(TrainingOptions):
     config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG, "data": "lmlab.recipes.families:DataConfig"}
 
     data: Optional[str] = field(default=None, metadata=from_config("data.corpus"))  # a corpus name (see
-    # `lmlab corpus list`) or a .txt file / folder of them
+    # `lmlab corpus list`), a .txt, .jsonl, .csv or .tsv file (or .gz of one), a folder of .txt files, or a
+    # folder saved by datasets (the text's field or column: --set text_field=NAME / text_column=NAME)
 
     model: Optional[str] = None  # the model family (`lmlab.recipes.families`): gpt (the default), ngram, ffnn,
     # rnn, lstm, gru, cnn; --set takes the fields of that family's config
@@ -150,18 +152,19 @@ class CompareOptions(RunOptions):
 # --- sentence classification ---------------------------------------------------------------------------
 @options
 class ClassifyTrainOptions(TrainingOptions):
-    """Train a classifier of one family, scoring dev.tsv after every epoch and keeping the best
-    checkpoint in RUN/best. bert, bow (logistic regression), textcnn and bilstm train by gradient
+    """Train a classifier of one family on a folder's training file, scoring its dev file after every
+    epoch and keeping the best checkpoint in RUN/best. bert, bow (logistic regression), textcnn and bilstm train by gradient
     (AdamW, warmup + linear decay, fixed seed); lexicon tunes a threshold and perceptron makes
     mistake-driven updates."""
 
     presets: ClassVar[str] = "lmlab.recipes.classifier_families:BERT_PRESETS"
     default_preset: ClassVar[str] = "default"
 
-    data: Optional[str] = field(default=None, metadata=flag("--data", "GLUE_DIR"))  # a GLUE folder with
-    # train.tsv and dev.tsv (sentence<TAB>label) (required, but for --resume)
+    data: Optional[str] = field(default=None, metadata=flag("--data", "DIR"))  # a folder with train.tsv and
+    # dev.tsv (GLUE: sentence<TAB>label), train.csv and dev.csv, or train.jsonl and dev.jsonl; labels are integers
+    # or names; other columns: --set text_column=NAME label_column=NAME (required, but for --resume)
     max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # optimizer steps (default: `--set epochs=N` passes over
-    # train.tsv)
+    # the training file)
     model: Optional[str] = None  # classifier family (`lmlab.recipes.classifier_families`): bert (the
     # default), lexicon (VADER-style rules; --set lexicon=vader|PATH|induce), perceptron and bow (bag of
     # words+bigrams: perceptron / logistic regression), textcnn (Kim 2014), bilstm
@@ -175,7 +178,8 @@ class ClassifyEvalOptions:
     """Accuracy, F1, precision, recall and the confusion matrix of a classifier on a labelled file."""
 
     run: str = field(metadata=positional())  # run folder written by `lmlab classify train`
-    data: Optional[str] = None  # a TSV file or GLUE folder (default: the run's dev.tsv)
+    data: Optional[str] = None  # a labelled TSV, CSV or JSON Lines file, or a data folder (its dev file)
+    # (default: the dev file of the run's folder)
     json: bool = False  # print one JSON object on stdout
 
 
@@ -199,11 +203,12 @@ class ClassifyErrorsOptions(ClassifyEvalOptions):
 
 @options
 class ClassifyCompareOptions(RunOptions):
-    """Train each family on the same GLUE folder and write one table (compare.md, compare.json in
+    """Train each family on the same data folder and write one table (compare.md, compare.json in
     --out): dev accuracy, F1, parameters, training time, inference sentences/s. A family that cannot
     start (e.g. BERT without MiniLM) is reported as skipped, with the reason."""
 
-    data: str = field(metadata=flag("--data"))  # a GLUE folder with train.tsv and dev.tsv
+    data: str = field(metadata=flag("--data"))  # a folder with train and dev files (.tsv, .csv or .jsonl), as
+    # for `lmlab classify train`
     preset: Optional[str] = None  # preset for every family: tiny or default (default: default)
     max_steps: Optional[Annotated[int, AT_LEAST_ONE]] = None  # optimizer steps per gradient-trained family
     # (perceptron: examples visited)
@@ -224,7 +229,8 @@ class PretrainOptions(TrainingOptions):
                                       "data": "lmlab.recipes.encoder_families:PretrainDataConfig"}
 
     data: Optional[str] = field(default=None, metadata=from_config("data.corpus"))  # a corpus name (see
-    # `lmlab corpus list`) or a .txt file / folder of them
+    # `lmlab corpus list`), a .txt, .jsonl, .csv or .tsv file (or .gz of one), a folder of .txt files, or a
+    # folder saved by datasets (the text's field or column: --set text_field=NAME / text_column=NAME)
 
 
 @options

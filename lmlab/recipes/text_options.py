@@ -99,11 +99,13 @@ class TokenizerTrainOptions:
     algo: Literal["char", "word", "bpe", "wordpiece", "unigram"] = "bpe"  # the algorithm
     vocab_size: Optional[Annotated[int, AT_LEAST_ONE]] = None  # entries in the vocabulary, special tokens included
     # (default: the algorithm's: 4096 for bpe, wordpiece and unigram, 10000 for word, every character for char)
-    data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`) or a .txt file / folder of them
+    data: str = "shakespeare"  # a corpus name (see `lmlab corpus list`), a .txt, .jsonl, .csv or .tsv file (or
+    # .gz of one), a folder of .txt files, or a folder saved by datasets
     out: str = "tokenizer.json"  # file to write
     force: bool = False  # replace --out if it exists (never a run's own tokenizer.json)
     overrides: list[str] = field(default_factory=list, metadata=flag("--set", "KEY=VALUE"))  # an option of the
-    # algorithm, e.g. --set pattern=gpt4 (bpe), --set min_freq=2 (word), --set lowercase=false (wordpiece)
+    # algorithm, e.g. --set pattern=gpt4 (bpe), --set min_freq=2 (word), --set lowercase=false (wordpiece); or
+    # where --data's records keep their text: --set text_field=NAME (JSON Lines), text_column=NAME (CSV, TSV)
 
 
 @options

@@ -16,7 +16,7 @@ from pathlib import Path
 from lmlab.errors import UserError
 from lmlab.io import read_text
 from lmlab.outputs import claim_file
-from lmlab.recipes.common import say
+from lmlab.recipes.common import say, text_keys
 from lmlab.recipes.text_options import DecodeOptions, EncodeOptions, InspectOptions, TokenizerTrainOptions
 
 SAMPLE_CHARS = 200_000  # how much of a corpus `inspect --data` encodes
@@ -40,12 +40,13 @@ def train_command(options: TokenizerTrainOptions) -> None:
 
     cls = TOKENIZERS[options.algo]
     out = claim_file(options.out, options.force)  # before minutes of training
-    settings = training_options(cls, options.overrides)  # the algorithm's own keyword arguments
+    text, assignments = text_keys(options.overrides)  # where --data's records keep their text
+    settings = training_options(cls, assignments)  # the algorithm's own keyword arguments
     if "progress" in inspect.signature(cls.train).parameters:
         settings["progress"] = True
     if options.vocab_size is not None and options.vocab_size < 1:
         raise UserError(f"--vocab-size must be positive, got {options.vocab_size}")
-    corpus = load_corpus(options.data)
+    corpus = load_corpus(options.data, **text)
     texts = split_corpus(corpus).train
     characters = sum(len(text) for text in texts)
     say(f"training a {options.algo} tokenizer on the training split of {corpus.name} ({characters:,} characters)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 
@@ -25,7 +25,7 @@ from lmlab.embeddings.word2vec import Word2Vec, Word2VecConfig
 from lmlab.errors import UserError
 from lmlab.io import atomic_write
 from lmlab.outputs import claim_file, claim_folder, mark_folder
-from lmlab.recipes.common import resolve_config, say
+from lmlab.recipes.common import resolve_config, say, text_keys
 from lmlab.embeddings.vectors import load_vectors
 from lmlab.recipes.text_options import (AnalogyOptions, SimilarOptions, Word2VecEvalOptions, Word2VecTrainOptions,
                                         WordMapOptions)
@@ -59,12 +59,14 @@ def train_command(options: Word2VecTrainOptions) -> None:
                         "Ctrl-C keeps the vectors trained so far; start again with another --out")
     if options.threads is not None and options.threads < 1:
         raise UserError(f"--threads must be at least 1, got {options.threads}")
-    config = resolve_config(PRESETS, options, Word2VecTrainOptions.default_preset)  # --threads N: workers=N
+    text, assignments = text_keys(options.overrides)  # where --data's records keep their text
+    config = resolve_config(PRESETS, replace(options, overrides=assignments),  # --threads N: workers=N
+                            Word2VecTrainOptions.default_preset)
     device = resolve_device(options.device)
     data_name = Path(options.data).stem if os.sep in options.data or "." in options.data else options.data
     out = claim_folder(options.out or f"runs/word2vec-{config.arch}-{data_name}", "word2vec", force=options.force,
                        command="lmlab word2vec train", mark=False)
-    corpus = load_corpus(options.data)
+    corpus = load_corpus(options.data, **text)
     sentences = CorpusSentences([doc.text for doc in corpus.documents], config.lowercase)
 
     vocab = Vocabulary.build(sentences, config.min_count, config.max_vocab)
@@ -91,7 +93,8 @@ def train_command(options: Word2VecTrainOptions) -> None:
 
     run = RunFolder(mark_folder(out, "word2vec"))
     run.write_config({"kind": "word2vec", "word2vec": asdict(config),
-                      "data": {"corpus": options.data, "source": corpus.source, "documents": len(corpus.documents)},
+                      "data": {"corpus": options.data, "source": corpus.source, "documents": len(corpus.documents),
+                               **text},
                       "vocab_size": len(vocab), "tokens": vocab.total, "batch_size": model.batch_size,
                       "device": str(device), "max_steps": options.max_steps})
     model.word_vectors().save(out)

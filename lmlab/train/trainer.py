@@ -10,7 +10,9 @@ One step of training:
 
 Around it: evaluation every `eval_every` steps, a checkpoint every `checkpoint_every` steps, at
 the end and on Ctrl-C (the first Ctrl-C finishes the current step, saves and exits cleanly; a
-second one aborts), `metrics.jsonl` and `loss.png`, and a resume that continues *exactly*: the
+second one aborts), `metrics.jsonl` (loss, learning rate, tokens/s and the gradient norm before
+clipping; with ``logger=tensorboard`` the same numbers in RUN/tensorboard, `lmlab.train.tensorboard`)
+and `loss.png`, and a resume that continues *exactly*: the
 batches are a function of the step (see `lmlab.data.lm`), the schedule is a function of the step,
 and the optimizer moments and RNG states are restored from `trainer_state.pt`.
 
@@ -36,6 +38,7 @@ from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
 from lmlab.train.optim import adamw, autocast_dtype, precision
 from lmlab.train.schedules import SCHEDULES
+from lmlab.train.tensorboard import TensorBoardLog, check_available
 from lmlab.viz import plot_loss_curves
 
 Batch = tuple[torch.Tensor, ...]
@@ -65,10 +68,14 @@ class TrainConfig(Config):
     compile: bool = False  # torch.compile the model
     on_nan: Literal["stop", "skip"] = "stop"  # a non-finite loss or gradient: stop (the last checkpoint
     # is kept untouched, exit 2) or skip that step's update and count it (`skipped_steps` in metrics.jsonl)
+    logger: Literal["jsonl", "tensorboard"] = "jsonl"  # metrics.jsonl always; tensorboard also writes its
+    # scalars into RUN/tensorboard (pip install lmlab[tensorboard])
 
     def check_relations(self) -> None:
         if self.min_lr > self.lr:
             raise UserError(f"min_lr ({self.min_lr}) must be at most lr ({self.lr})")
+        if self.logger == "tensorboard":
+            check_available()
 
 
 class NonFiniteLoss(UserError):
@@ -101,13 +108,16 @@ class _InterruptFlag:
 
 
 class Trainer:
-    """Train `model` on `train_batches(step) -> list of micro-batches` into `run` (a RunFolder)."""
+    """Train `model` on `train_batches(step) -> list of micro-batches` into `run` (a RunFolder).
+
+    `on_step_end(step, loss)` runs after every step; a record it returns (a classifier's dev scores)
+    is logged beside the trainer's own (rank 0)."""
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig, run: RunFolder,
                  train_batches: Callable[[int], list[Batch]],
                  eval_batches: Callable[[], Iterable[Batch]] | None = None,
                  context: distributed.Context | None = None,
-                 on_step_end: Callable[[int, float], None] | None = None) -> None:
+                 on_step_end: Callable[[int, float], dict | None] | None = None) -> None:
         self.config, self.run = config, run
         self.context = context or distributed.Context()
         if self.context.is_main:
@@ -124,6 +134,8 @@ class Trainer:
         self.skipped_steps = 0  # updates dropped for a non-finite loss or gradient (on_nan=skip)
         self.earlier_seconds = 0.0  # wall time of the sessions before a resume (trainer_state.pt)
         self.session_start = time.perf_counter()
+        self.grad_norm = math.nan  # the last step's global gradient norm, before clipping
+        self.tensorboard: TensorBoardLog | None = None  # open during `fit` with logger=tensorboard (rank 0)
         self.wrapped = self.model
         if config.compile:
             self.wrapped = torch.compile(self.wrapped)
@@ -177,7 +189,15 @@ class Trainer:
             self.run.save_model(self.model, self.step)
             self.run.save_state(self.state_dict())
             plot_loss_curves(self.run.read_metrics(), self.run.plot_path)
+            if self.tensorboard is not None:
+                self.tensorboard.flush()
         distributed.barrier(self.context)
+
+    def log(self, record: dict) -> None:
+        """One record into metrics.jsonl (and TensorBoard when it is the logger); rank 0 only."""
+        self.run.append_metrics(record)
+        if self.tensorboard is not None:
+            self.tensorboard.write(record)
 
     # --- the loop -------------------------------------------------------------------------
     def _precision(self):
@@ -204,8 +224,9 @@ class Trainer:
             total_loss += loss.detach()
             tokens += batch[0].numel()
         loss = distributed.mean_across_ranks(total_loss, self.context).item()
-        # the gradient norm, clipped to grad_clip (inf: measured, not clipped); the same on every rank
+        # the gradient norm before clipping to grad_clip (inf: measured, not clipped); the same on every rank
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip or math.inf).item()
+        self.grad_norm = grad_norm
         if math.isfinite(loss) and math.isfinite(grad_norm):
             self.optimizer.step()
         else:
@@ -224,8 +245,7 @@ class Trainer:
                                 f"harder (--set grad_clip=0.5), or skip such steps (--set on_nan=skip)")
         self.skipped_steps += 1
         if self.context.is_main:
-            self.run.append_metrics({"step": self.step + 1, "skipped_step": what,
-                                     "skipped_steps": self.skipped_steps})
+            self.log({"step": self.step + 1, "skipped_step": what, "skipped_steps": self.skipped_steps})
 
     @torch.no_grad()
     def evaluate(self) -> float:
@@ -248,6 +268,8 @@ class Trainer:
         interrupted, last_loss = False, math.nan
         window_tokens, window_start = 0, time.perf_counter()
         self.session_start = window_start
+        if context.is_main and config.logger == "tensorboard":  # a resumed run drops its old steps after this one
+            self.tensorboard = TensorBoardLog(self.run.path, purge_step=self.step + 1 if self.step else None)
         try:
             with _InterruptFlag() as interrupt:
                 while self.step < config.max_steps:
@@ -260,13 +282,13 @@ class Trainer:
                     bar.update(1)
                     bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}")
                     if context.is_main and (self.step % config.log_every == 0 or self.step == 1):
-                        self.run.append_metrics({"step": self.step, "train_loss": last_loss, "lr": lr,
-                                                 "tokens_per_s": round(tokens_per_s, 1),
-                                                 "tokens_seen": self.tokens_seen,
-                                                 "elapsed_s": round(self.elapsed(), 3)})
+                        self.log({"step": self.step, "train_loss": last_loss, "lr": lr,
+                                  "tokens_per_s": round(tokens_per_s, 1), "grad_norm": self.grad_norm,
+                                  "tokens_seen": self.tokens_seen, "elapsed_s": round(self.elapsed(), 3)})
                         window_tokens, window_start = 0, time.perf_counter()
-                    if self.on_step_end is not None:
-                        self.on_step_end(self.step, last_loss)
+                    record = self.on_step_end(self.step, last_loss) if self.on_step_end is not None else None
+                    if record is not None and context.is_main:
+                        self.log(record)
                     final = self.step == config.max_steps
                     if self.eval_batches is not None and (
                             final or (config.eval_every and self.step % config.eval_every == 0)):
@@ -281,6 +303,9 @@ class Trainer:
                     self.save_checkpoint()
         finally:
             bar.close()  # before any error message: the bar's last line must not follow it
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+                self.tensorboard = None
         return {"step": self.step, "train_loss": last_loss, "best_val_loss": self.best_val_loss,
                 "tokens_seen": self.tokens_seen, "interrupted": interrupted, "skipped_steps": self.skipped_steps}
 
@@ -288,8 +313,7 @@ class Trainer:
         val_loss = self.evaluate()
         self.best_val_loss = min(self.best_val_loss, val_loss)
         if self.context.is_main:
-            self.run.append_metrics({"step": self.step, "val_loss": val_loss,
-                                     "val_perplexity": math.exp(min(val_loss, 50.0)),
-                                     "elapsed_s": round(self.elapsed(), 3)})
+            self.log({"step": self.step, "val_loss": val_loss, "val_perplexity": math.exp(min(val_loss, 50.0)),
+                      "elapsed_s": round(self.elapsed(), 3)})
             message = f"step {self.step}: val loss {val_loss:.4f}, perplexity {math.exp(min(val_loss, 50.0)):.2f}"
             bar.write(message, file=sys.stderr)
