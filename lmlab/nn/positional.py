@@ -29,8 +29,9 @@ And `none` adds nothing: without a mask the model is then blind to order; with t
 it is not quite, since a query at position t averages over exactly t + 1 keys (Haviv et al., 2022).
 
 Every scheme but `learned` is defined for any position, so those models run on longer sequences
-than they were trained on (`extrapolates`); how *well* they do is another matter (ALiBi was
-designed for it; sinusoidal in practice extrapolates poorly).
+than they were trained on (`extrapolates`); how *well* they do is another matter: trained on 64
+characters and run on 512, ALiBi kept its perplexity, sinusoidal and RoPE lost about a quarter
+(`lmlab experiment run positions`, docs/lab/positions.md).
 
 Each class answers the same three questions, with "nothing to do" as the default: `embed` (add to
 the token embeddings), `rotate` (queries and keys) and `bias` (the scores). Positions are
