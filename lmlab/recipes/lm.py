@@ -303,7 +303,10 @@ def evaluation_ids(run: RunFolder, config: dict, tokenizer, data: str | None, sp
         return load_ids(run.path / "data" / "val.npy", tokenizer.vocab_size)
     from lmlab.data.corpora import load_corpus, split_corpus
 
-    corpus = load_corpus(data or config["data"]["corpus"])
+    source = data or config["data"]["corpus"]
+    if source is None:  # an imported run (`lmlab import`)
+        raise UserError(f"{run.path} was imported and has no corpus of its own: give --data CORPUS|PATH")
+    corpus = load_corpus(source)
     if split == "all":
         texts = [document.text for document in corpus.documents]
     else:

@@ -288,3 +288,32 @@ class AttentionOptions(OnDevice):
     kind: Optional[Literal["self", "encoder", "decoder", "cross"]] = None  # which attention: self (GPT; the
     # default there), or encoder, decoder, cross (translation; default: cross)
     beams: Annotated[int, AT_LEAST_ONE] = 4  # beams for the translation
+
+
+# --- Hugging Face folders: export and import ------------------------------------------------------------
+@options
+class ExportOptions:
+    """Write a run as a Hugging Face model folder (config.json, model.safetensors, tokenizer.json,
+    tokenizer_config.json) that transformers' Auto classes load with lmlab's logits: a GPT run as
+    GPT2LMHeadModel, or as LlamaForCausalLM when it has RoPE, RMSNorm and SwiGLU; a BERT pretraining
+    run as BertForPreTraining; a BERT classifier as BertForSequenceClassification. What no Hugging
+    Face class can hold is refused with the reason (docs/interop.md)."""
+
+    run: str = field(metadata=positional())  # run folder of `lmlab train` (GPT), `lmlab bert pretrain` or
+    # `lmlab classify train --model bert`
+    out: str = field(metadata=positional())  # the Hugging Face folder to write (new or empty)
+    format: Literal["hf"] = "hf"  # the layout to write: hf, Hugging Face transformers
+    force: bool = False  # replace an earlier export in OUT, or write beside other files (never over them)
+
+
+@options
+class ImportOptions:
+    """Turn a Hugging Face model folder into an lmlab run. GPT-2 (and Llama) folders become a
+    language-model run that `sample`, `eval`, `profile` and `attention` use; BERT folders (e.g.
+    MiniLM's) a BERT pretraining run that `classify train --model bert --init OUT` starts from
+    (pretraining heads the folder lacks start fresh)."""
+
+    folder: str = field(metadata=positional())  # Hugging Face folder: config.json, model.safetensors (or
+    # shards), tokenizer.json (or vocab.json + merges.txt, or vocab.txt)
+    out: str = field(metadata=positional())  # the run folder to write (new or empty)
+    force: bool = False  # write into a folder that holds other files (beside them: never over one of them)
