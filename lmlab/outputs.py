@@ -37,11 +37,13 @@ KINDS = {
     "compare": ("a comparison of language models", "lmlab compare"),
     "classify-compare": ("a comparison of classifiers", "lmlab classify compare"),
     "experiment": ("an experiment run", "lmlab experiment run"),
+    "hf-export": ("a Hugging Face folder exported by lmlab", "lmlab export"),
 }
-# what a run folder may hold: --force never writes into a folder that has one of these already
+# what a run folder (or an exported Hugging Face folder) may hold: --force never writes into a folder that
+# has one of these already
 RUN_FILES = {"config.json", "tokenizer.json", "source_tokenizer.json", "model.safetensors", "trainer_state.pt",
              "metrics.jsonl", "loss.png", "data", "best", "vectors.safetensors", "vocab.json", "compare.json",
-             "compare.md", "compare.png"}
+             "compare.md", "compare.png", "tokenizer_config.json", "generation_config.json", "vocab.txt"}
 
 
 def kind_name(kind: str) -> str:

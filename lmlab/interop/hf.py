@@ -35,6 +35,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from lmlab.errors import UserError
+from lmlab.interop.hf_tokenizer import check_exportable, save_hf_tokenizer
+from lmlab.io import atomic_write, atomic_write_json
 from lmlab.models.gpt import GPT, GPTConfig
 
 # Hugging Face module name inside a block -> (lmlab module name, is a Conv1D whose weight is transposed)
@@ -103,24 +105,33 @@ _GPT2_PARTS = {"bias": True, "score": "scaled_dot", "fused_qkv": True, "pos": "l
 _EXPORTED_ACTIVATIONS = {"gelu": "gelu_new", "gelu_exact": "gelu", "relu": "relu"}  # lmlab -> transformers
 
 
+# the names people know the parts by, for the refusal's first words
+_NAMES = {"rope": "RoPE positions", "alibi": "ALiBi positions", "t5": "T5 relative positions",
+          "relative": "relative positions", "sinusoidal": "sinusoidal positions", "rmsnorm": "RMSNorm",
+          "batchnorm": "BatchNorm", "swiglu": "a SwiGLU MLP", "post": "post-norm blocks"}
+
+
 def _check_exportable(config: GPTConfig) -> None:
-    differs = [f"{name}={getattr(config, name)!r}" for name, gpt2 in _GPT2_PARTS.items()
-               if getattr(config, name, gpt2) != gpt2]
+    """Refuse, with the reason, a GPT that GPT2LMHeadModel cannot compute."""
+    differs = {name: getattr(config, name) for name, gpt2 in _GPT2_PARTS.items() if getattr(config, name, gpt2) != gpt2}
     if config.activation not in _EXPORTED_ACTIVATIONS:
-        differs.append(f"activation={config.activation!r}")
+        differs["activation"] = config.activation
     if getattr(config, "n_kv_head", None) not in (None, config.n_head):
-        differs.append(f"n_kv_head={config.n_kv_head}")
+        differs["n_kv_head"] = config.n_kv_head
     if differs:
-        raise UserError(f"GPT2LMHeadModel cannot hold this GPT ({', '.join(differs)}): GPT-2 is "
+        named = [_NAMES[value] for value in differs.values() if isinstance(value, str) and value in _NAMES]
+        named += ["grouped-query attention"] * ("n_kv_head" in differs)
+        raise UserError(f"{', '.join(named) or 'this GPT'} cannot be held by GPT2LMHeadModel ("
+                        + ", ".join(f"{name}={value!r}" for name, value in differs.items()) + "; GPT-2 is "
                         + ", ".join(f"{name}={value!r}" for name, value in _GPT2_PARTS.items())
-                        + f", activation in {tuple(_EXPORTED_ACTIVATIONS)}, n_kv_head=n_head")
+                        + f", activation in {tuple(_EXPORTED_ACTIVATIONS)}, n_kv_head=n_head)")
 
 
-def gpt_config_to_hf(config: GPTConfig) -> dict:
-    """GPTConfig -> a GPT-2 `config.json` dict that `transformers.GPT2Config` reads."""
+def gpt_config_to_hf(config: GPTConfig, eot_id: int | None = None) -> dict:
+    """GPTConfig -> a GPT-2 `config.json` dict that `transformers.GPT2Config` reads. `eot_id`, the
+    tokenizer's end-of-text, is bos and eos; without a tokenizer, GPT-2's 50256 where it exists."""
     _check_exportable(config)
-    # GPT-2's <|endoftext|> is 50256; a smaller vocabulary (e.g. characters) has no such token
-    special = 50256 if config.vocab_size > 50256 else None
+    special = eot_id if eot_id is not None else (50256 if config.vocab_size > 50256 else None)
     return {
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",
@@ -267,16 +278,21 @@ def _weight_files(folder: Path) -> list[Path]:
     raise UserError(f"{single} is missing: {folder} is not a Hugging Face model folder with safetensors weights")
 
 
+def read_hf_config(folder: str | os.PathLike) -> dict:
+    """The `config.json` of a Hugging Face model folder (missing or corrupt: a UserError naming it)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"model folder not found: {folder}")
+    if not (folder / "config.json").is_file():
+        raise UserError(f"{folder / 'config.json'} is missing: {folder} is not a Hugging Face model folder")
+    return _read_json(folder / "config.json")
+
+
 def load_hf_gpt2(folder: str | os.PathLike, device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32) -> GPT:
     """A Hugging Face GPT-2 folder (`config.json` + `model.safetensors`) -> lmlab GPT in eval mode."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"model folder not found: {folder}")
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise UserError(f"{config_path} is missing: {folder} is not a Hugging Face model folder")
-    config = gpt_config_from_hf(_read_json(config_path))
+    config = gpt_config_from_hf(read_hf_config(folder))
     files = _weight_files(folder)
     state = _convert_from_hf(((key, tensor) for path in files for key, tensor in _read_safetensors(path)),
                              device=device, dtype=dtype, copy=True)
@@ -293,15 +309,33 @@ def load_hf_gpt2(folder: str | os.PathLike, device: str | torch.device = "cpu",
     return model.eval()
 
 
-def save_hf_gpt2(model: GPT, folder: str | os.PathLike) -> None:
-    """Write `config.json` + `model.safetensors` that `GPT2LMHeadModel.from_pretrained(folder)` loads."""
+def save_hf_gpt2(model: GPT, folder: str | os.PathLike, tokenizer=None) -> None:
+    """Write `config.json` + `model.safetensors` that `GPT2LMHeadModel.from_pretrained(folder)` loads;
+    with the run's `tokenizer`, also the files AutoTokenizer reads and `generation_config.json`."""
     model = getattr(model, "module", model)  # DistributedDataParallel
     model = getattr(model, "_orig_mod", model)  # torch.compile
     if not isinstance(model, GPT):
         raise UserError(f"only lmlab's GPT can be saved as GPT-2, not {type(model).__name__}")
+    eot_id = None if tokenizer is None else tokenizer.eot_id
+    config = gpt_config_to_hf(model.config, eot_id)
+    config["dtype"] = str(model.token_embedding.weight.dtype).removeprefix("torch.")
+    save_hf_folder(folder, config, gpt_state_dict_to_hf(model), tokenizer, model.config.block_size, causal=True)
+
+
+def save_hf_folder(folder: str | os.PathLike, config: dict, state: dict[str, torch.Tensor], tokenizer,
+                   max_length: int, causal: bool) -> None:
+    """A Hugging Face model folder, every file written atomically: config.json, model.safetensors and,
+    with a tokenizer, tokenizer.json + tokenizer_config.json (+ generation_config.json when `causal`)."""
+    if tokenizer is not None:
+        check_exportable(tokenizer)  # before any file is written
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    config = gpt_config_to_hf(model.config)
-    config["dtype"] = str(model.token_embedding.weight.dtype).removeprefix("torch.")
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    save_file(gpt_state_dict_to_hf(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    atomic_write_json(folder / "config.json", config, indent=2)
+    atomic_write(folder / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+    if tokenizer is None:
+        return
+    save_hf_tokenizer(tokenizer, folder, max_length, causal)
+    if causal:  # what `generate` stops at: lmlab's sampling stops at the end-of-text token too
+        atomic_write_json(folder / "generation_config.json", {
+            "bos_token_id": tokenizer.eot_id, "eos_token_id": tokenizer.eot_id, "pad_token_id": tokenizer.eot_id},
+            indent=2)

@@ -28,18 +28,17 @@ present, which is then preferred). This module does not import transformers.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from lmlab.errors import UserError
-from lmlab.interop.hf import _read_json, _read_safetensors, _weight_files
+from lmlab.interop.hf import _read_safetensors, _weight_files, read_hf_config, save_hf_folder
+from lmlab.interop.hf_tokenizer import load_hf_tokenizer
+from lmlab.io import atomic_write_text
 from lmlab.models.bert import Bert, BertConfig, BertForPreTraining, BertForSequenceClassification, BertModelBase
-from lmlab.tokenizers.base import Tokenizer
 from lmlab.tokenizers.wordpiece import WordPieceTokenizer
 
 _TOP = {"embeddings.word_embeddings": "token_embedding", "embeddings.position_embeddings": "position_embedding",
@@ -154,15 +153,10 @@ def bert_state_dict_to_hf(model: BertModelBase) -> dict[str, torch.Tensor]:
 # --- folders --------------------------------------------------------------------------------------
 def load_hf_wordpiece(folder: str | os.PathLike) -> WordPieceTokenizer:
     """The folder's `tokenizer.json` if there is one, else its `vocab.txt` (lower-cased BERT)."""
-    folder = Path(folder)
-    if (folder / "tokenizer.json").is_file():
-        tokenizer = Tokenizer.load(folder / "tokenizer.json")
-        if not isinstance(tokenizer, WordPieceTokenizer):
-            raise UserError(f"{folder / 'tokenizer.json'} is not a WordPiece tokenizer")
-        return tokenizer
-    if (folder / "vocab.txt").is_file():
-        return WordPieceTokenizer.from_vocab_file(folder / "vocab.txt")
-    raise UserError(f"{folder} has neither tokenizer.json nor vocab.txt: not a BERT folder")
+    tokenizer = load_hf_tokenizer(folder)
+    if not isinstance(tokenizer, WordPieceTokenizer):
+        raise UserError(f"{folder}: its tokenizer is {tokenizer.type_name}, not a BERT WordPiece tokenizer")
+    return tokenizer
 
 
 def load_hf_bert(folder: str | os.PathLike, model_class=BertForSequenceClassification, **overrides):
@@ -171,9 +165,7 @@ def load_hf_bert(folder: str | os.PathLike, model_class=BertForSequenceClassific
     pretrained model has a classifier for *your* labels) keep their fresh initialisation; missing
     encoder weights are an error."""
     folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise UserError(f"{folder / 'config.json'} is missing: {folder} is not a Hugging Face model folder")
-    config = bert_config_from_hf(_read_json(folder / "config.json"), **overrides)
+    config = bert_config_from_hf(read_hf_config(folder), **overrides)
     state = bert_state_dict_from_hf((k, t) for path in _weight_files(folder) for k, t in _read_safetensors(path))
     encoder = model_class is Bert
     if encoder:
@@ -192,12 +184,13 @@ def load_hf_bert(folder: str | os.PathLike, model_class=BertForSequenceClassific
 
 
 def save_hf_bert(model: BertModelBase, tokenizer: WordPieceTokenizer, folder: str | os.PathLike) -> None:
-    """Write config.json, model.safetensors, vocab.txt and tokenizer.json that transformers loads."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write config.json, model.safetensors, vocab.txt, tokenizer.json and tokenizer_config.json
+    that transformers loads (a classifier's labels are named by their numbers, as lmlab's are)."""
     config = bert_config_to_hf(model.config, _ARCHITECTURES[type(model)])
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    save_file(bert_state_dict_to_hf(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    if isinstance(model, BertForSequenceClassification):
+        config["id2label"] = {str(i): str(i) for i in range(model.config.n_labels)}
+        config["label2id"] = {str(i): i for i in range(model.config.n_labels)}
+    config["pad_token_id"] = tokenizer.special_tokens.get("[PAD]", 0)
+    save_hf_folder(folder, config, bert_state_dict_to_hf(model), tokenizer, model.config.max_position, causal=False)
     vocab = sorted(tokenizer.vocab.items(), key=lambda item: item[1])
-    (folder / "vocab.txt").write_text("".join(token + "\n" for token, _ in vocab), encoding="utf-8")
-    tokenizer.save(folder / "tokenizer.json")
+    atomic_write_text(Path(folder) / "vocab.txt", "".join(token + "\n" for token, _ in vocab))

@@ -316,7 +316,10 @@ def evaluation_ids(run: RunFolder, config: dict, tokenizer, data: str | None, sp
     from lmlab.data.corpora import load_corpus, split_corpus
 
     saved = config["data"]  # runs from before text_field and text_column read plain text only
-    corpus = load_corpus(data or saved["corpus"], saved.get("text_field", "text"), saved.get("text_column", "text"))
+    source = data or saved["corpus"]
+    if source is None:  # an imported run (`lmlab import`)
+        raise UserError(f"{run.path} was imported and has no corpus of its own: give --data CORPUS|PATH")
+    corpus = load_corpus(source, saved.get("text_field", "text"), saved.get("text_column", "text"))
     if split == "all":
         texts = [document.text for document in corpus.documents]
     else:

@@ -321,3 +321,32 @@ class PlotOptions:
     log_y: bool = False  # logarithmic y axis
     smooth: Annotated[int, AT_LEAST_ONE] = 1  # trailing moving average: each point is the mean of the last K
     # values logged up to it (fewer at the start); 1 draws the values as logged
+
+
+# --- Hugging Face folders: export and import ------------------------------------------------------------
+@options
+class ExportOptions:
+    """Write a run as a Hugging Face model folder (config.json, model.safetensors, tokenizer.json,
+    tokenizer_config.json) that transformers' Auto classes load with lmlab's logits: a GPT run as
+    GPT2LMHeadModel, or as LlamaForCausalLM when it has RoPE, RMSNorm and SwiGLU; a BERT pretraining
+    run as BertForPreTraining; a BERT classifier as BertForSequenceClassification. What no Hugging
+    Face class can hold is refused with the reason (docs/interop.md)."""
+
+    run: str = field(metadata=positional())  # run folder of `lmlab train` (GPT), `lmlab bert pretrain` or
+    # `lmlab classify train --model bert`
+    out: str = field(metadata=positional())  # the Hugging Face folder to write (new or empty)
+    format: Literal["hf"] = "hf"  # the layout to write: hf, Hugging Face transformers
+    force: bool = False  # replace an earlier export in OUT, or write beside other files (never over them)
+
+
+@options
+class ImportOptions:
+    """Turn a Hugging Face model folder into an lmlab run. GPT-2 (and Llama) folders become a
+    language-model run that `sample`, `eval`, `profile` and `attention` use; BERT folders (e.g.
+    MiniLM's) a BERT pretraining run that `classify train --model bert --init OUT` starts from
+    (pretraining heads the folder lacks start fresh)."""
+
+    folder: str = field(metadata=positional())  # Hugging Face folder: config.json, model.safetensors (or
+    # shards), tokenizer.json (or vocab.json + merges.txt, or vocab.txt)
+    out: str = field(metadata=positional())  # the run folder to write (new or empty)
+    force: bool = False  # write into a folder that holds other files (beside them: never over one of them)

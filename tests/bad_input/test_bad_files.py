@@ -16,6 +16,7 @@ KIND_COMMANDS = {  # a command that takes a RUN, the kinds it accepts, and the r
     "classify errors": ({"classifier"}, []), "word2vec similar": ({"word2vec"}, ["fox"]),
     "word2vec analogy": ({"word2vec"}, ["a", "b", "c"]), "word2vec eval": ({"word2vec"}, []),
     "word2vec map": ({"word2vec"}, ["fox", "dog", "--out", "{root}/maps/m.png"]),
+    "export": ({"lm", "classifier", "bert"}, ["{root}/exported"]),
 }
 KIND_NAMES = {"lm": "a language-model run", "seq2seq": "a translation run", "classifier": "a classifier run",
               "bert": "a BERT pretraining run", "word2vec": "a word2vec run"}

@@ -228,5 +228,5 @@ def test_unsupported_configs_and_keys_are_refused():
                                 "transformer.h.0.crossattention.q": torch.zeros(1)})
     for change in [dict(bias=False), dict(pos="rope"), dict(norm="rmsnorm"), dict(activation="swiglu"),
                    dict(n_kv_head=1), dict(fused_qkv=False), dict(norm_position="post")]:
-        with pytest.raises(UserError, match="GPT2LMHeadModel cannot hold this GPT"):
+        with pytest.raises(UserError, match="cannot be held by GPT2LMHeadModel"):
             gpt_config_to_hf(GPTConfig(vocab_size=8, n_head=2, n_embd=8, **change))
