@@ -19,6 +19,7 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "masks": "lmlab.experiments.masks",
     "positions": "lmlab.experiments.positions",
     "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
+    "decoding": "lmlab.experiments.decoding",
 }
 
 
