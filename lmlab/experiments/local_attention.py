@@ -51,7 +51,7 @@ PRESETS = {
     "tiny": LocalSettings(corpus="pydoc", n_layer=1, n_head=2, n_embd=32, block_size=16, batch_size=8, steps=30,
                           eval_every=15, eval_batches=2, seeds=1, windows="4,16", profile_window=4,
                           profile_lengths="32,64", profile_batch=2, profile_steps=1, decode_lengths="16,48"),
-    "default": LocalSettings(steps=250, seeds=3),
+    "default": LocalSettings(steps=250, seeds=3, profile_steps=5),
 }
 
 
