@@ -18,6 +18,7 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "heads": "lmlab.experiments.heads",
     "masks": "lmlab.experiments.masks",
     "positions": "lmlab.experiments.positions",
+    "local-attention": "lmlab.experiments.local_attention",
     "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
     "decoding": "lmlab.experiments.decoding",
 }

@@ -101,7 +101,8 @@ def gpt_config_from_hf(hf_config: dict) -> GPTConfig:
 
 # the parts of a GPTConfig that GPT-2 fixes (the defaults): any other choice has no GPT2LMHeadModel
 _GPT2_PARTS = {"bias": True, "score": "scaled_dot", "fused_qkv": True, "pos": "learned", "norm": "layernorm",
-               "norm_position": "pre", "residual": True, "scale_embeddings": False}
+               "norm_position": "pre", "residual": True, "scale_embeddings": False,
+               "attention_window": None}
 _EXPORTED_ACTIVATIONS = {"gelu": "gelu_new", "gelu_exact": "gelu", "relu": "relu"}  # lmlab -> transformers
 
 

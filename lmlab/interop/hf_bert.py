@@ -83,7 +83,7 @@ def bert_config_to_hf(config: BertConfig, architecture: str) -> dict:
         raise UserError(f"activation={config.activation!r} has no Hugging Face BERT equivalent")
     defaults = BertConfig()
     for part in ("bias", "score", "fused_qkv", "pos", "norm", "norm_position", "residual", "n_kv_head",
-                 "pooling"):
+                 "pooling", "attention_window"):
         if getattr(config, part) != getattr(defaults, part):
             raise UserError(f"{part}={getattr(config, part)!r} has no Hugging Face BERT equivalent")
     return {"architectures": [architecture], "model_type": "bert", "vocab_size": config.vocab_size,

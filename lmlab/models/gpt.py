@@ -15,7 +15,9 @@ N(0, 0.02) everywhere, and the projections that write into the residual stream s
 That is the default, GPT-2's recipe. Every part is a config key shared with the other
 Transformers (`lmlab.models.transformer`): ``pos`` (learned, sinusoidal, relative, t5, rope,
 alibi), ``norm``, ``norm_position``, ``activation``, ``score``, ``n_kv_head``... With a position
-scheme that extrapolates (all but ``learned``), the model runs on more than block_size tokens.
+scheme that extrapolates (all but ``learned``), the model runs on more than block_size tokens, and
+with a sliding window (``attention_window``) as well, generation runs on with a cache that
+never grows past the window.
 """
 
 from __future__ import annotations
@@ -63,9 +65,14 @@ class GPT(ModelBase, nn.Module):
         init_weights(self, config.n_layer, (self.token_embedding,) if config.scale_embeddings else ())
 
     def new_cache(self, batch_size: int, max_length: int | None = None) -> KVCache:
+        """A KV cache of block_size positions (or `max_length`). With a sliding window it keeps only
+        the last W - 1, and if the positions extrapolate it never fills (max_length None)."""
         weight, config = self.token_embedding.weight, self.config
+        window = config.attention_window
+        if max_length is None and not (window is not None and self.position_embedding.extrapolates):
+            max_length = config.block_size
         return KVCache(config.n_layer, batch_size, config.n_kv_head or config.n_head, config.head_dim,
-                       max_length or config.block_size, device=weight.device, dtype=weight.dtype)
+                       max_length, device=weight.device, dtype=weight.dtype, window=window)
 
     def _transform(self, ids: torch.Tensor, cache: KVCache | None, need_weights: bool):
         """Embeddings and blocks: ids (B, T) -> (final hidden states (B, T, C), attention maps)."""

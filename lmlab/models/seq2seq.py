@@ -219,7 +219,8 @@ class ConditionedDecoder:
             raise ValueError(f"a cache of {batch_size} rows cannot hold {sources} sources equally")
         rows = batch_size // sources
         self_attention = KVCache(config.n_layer, batch_size, config.n_kv_head or config.n_head, config.head_dim,
-                                 max_length or config.block_size, device=self.memory.device, dtype=self.memory.dtype)
+                                 max_length or config.block_size, device=self.memory.device, dtype=self.memory.dtype,
+                                 window=config.attention_window)
         return Seq2SeqCache(self_attention, CrossKVCache(config.n_layer), self.memory.repeat_interleave(rows, 0),
                             self.memory_mask.repeat_interleave(rows, 0))
 

@@ -8,6 +8,7 @@ their parts, so ``--set pos=rope`` or ``--set norm=rmsnorm`` means the same thin
     attention   explicit | sdpa                  the written-out formula or the fused kernel
     score       scaled_dot | dot | bilinear | additive
     n_kv_head   None (= n_head) | k              grouped-query attention; 1 = multi-query
+    attention_window  None (all) | W             sliding window: a query sees the last W positions
     fused_qkv   one Q/K/V projection or three
     orthogonal_init                              orthogonal per-head W_Q, W_K, W_V rows, as long as N(0, 0.02) rows
     pos         learned | sinusoidal | relative | t5 | rope | alibi | none
@@ -55,6 +56,7 @@ class TransformerConfig(Config):
     n_kv_head: Optional[Annotated[int, AT_LEAST_ONE]] = None  # key/value heads: None = n_head, fewer = grouped-query, 1 = multi-query
     fused_qkv: bool = True  # one Linear for Q, K and V
     orthogonal_init: bool = False  # orthogonal rows (at the default init's size) for the per-head W_Q, W_K, W_V
+    attention_window: Optional[Annotated[int, AT_LEAST_ONE]] = None  # sliding window: a query sees the last W positions (itself included); None = all
     pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi", "none"] = "learned"  # where tokens are
     norm: Literal["layernorm", "rmsnorm", "batchnorm", "none"] = "layernorm"
     norm_eps: Optional[Annotated[float, POSITIVE]] = None  # the epsilon under the square root; None: the norm's default
@@ -81,7 +83,7 @@ class TransformerConfig(Config):
     def attention_config(self, causal: bool) -> AttentionConfig:
         return AttentionConfig(self.n_embd, self.n_head, self.n_kv_head, causal=causal, fused_qkv=self.fused_qkv,
                                score=self.score, path=self.attention, dropout=self.dropout, bias=self.bias,
-                               orthogonal_init=self.orthogonal_init)
+                               orthogonal_init=self.orthogonal_init, attention_window=self.attention_window)
 
     def block(self, causal: bool, cross: bool = False) -> TransformerBlock:
         return TransformerBlock(self.attention_config(causal), cross=cross, norm=self.norm,

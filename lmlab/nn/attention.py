@@ -24,7 +24,8 @@ is cheaper than one full-width head (d_k smaller), so n_head of them cost about 
 or cross-attention (Q from the decoder, K and V from the encoder output); causal or not; padding
 masks passed in; one fused Q/K/V projection or one per projection; grouped-query attention
 (`n_kv_head` < `n_head`: groups of query heads share one key/value head; 1 is multi-query), which
-shrinks the KV cache; optional orthogonal initialisation of the per-head projections; positions
+shrinks the KV cache; sliding-window (local) attention (`attention_window` W: a query sees the
+last W positions only, and the KV cache keeps only what it can still see); optional orthogonal initialisation of the per-head projections; positions
 that rotate queries and keys (RoPE) or bias the scores (relative, T5, ALiBi; `lmlab.nn.positional`).
 
 **Two paths, one result.** The *explicit* path spells the formula out and returns the weights
@@ -44,7 +45,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lmlab.nn.kv_cache import CrossKVCache, KVCache
-from lmlab.nn.masks import additive_mask, causal_mask, combine_masks, masked_softmax
+from lmlab.nn.masks import additive_mask, causal_mask, combine_masks, masked_softmax, sliding_window_mask
 
 SCORES = ("scaled_dot", "dot", "bilinear", "additive")
 
@@ -147,6 +148,7 @@ class AttentionConfig:
     dropout: float = 0.0  # on the attention weights and on the output
     bias: bool = True  # biases in the projections
     orthogonal_init: bool = False  # W_Q, W_K, W_V with orthonormal rows: heads start in orthogonal subspaces
+    attention_window: Optional[int] = None  # sliding window W: query i sees keys i - W < j <= i; None = all
 
 
 class MultiHeadAttention(nn.Module):
@@ -238,11 +240,14 @@ class MultiHeadAttention(nn.Module):
             if cache is not None:
                 k, v = cache.update(layer, k, v)  # (B, Hkv, T_past + T, D)
         num_keys = k.size(2)
-        bias = positional.bias(q, start, num_keys) if positional is not None else None
+        # relative schemes need only i - j: count positions from the first key (with a rolling cache
+        # that is not position 0), so the queries sit at num_keys - T.. (cross-attention: at 0..)
+        query_offset = 0 if self.config.cross else num_keys - T
+        bias = positional.bias(q, query_offset, num_keys) if positional is not None else None
         dropout = self.config.dropout if self.training else 0.0
 
         if need_weights or not self.fused_path:
-            allowed = combine_masks(mask, causal_mask(T, num_keys, x.device) if self.config.causal else None)
+            allowed = combine_masks(mask, self.structural_mask(T, num_keys, x.device))
             groups = self.n_head // self.n_kv_head  # each key/value head serves `groups` query heads
             if groups > 1:
                 k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
@@ -252,18 +257,27 @@ class MultiHeadAttention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # concatenate the heads
         return self.residual_dropout(self.proj(y)), weights
 
+    def structural_mask(self, num_queries: int, num_keys: int, device=None) -> torch.Tensor | None:
+        """The mask the configuration itself implies (causal and/or sliding window), or None.
+        The queries are the last num_queries of the num_keys positions."""
+        window = self.config.attention_window
+        if window is not None:
+            return sliding_window_mask(num_queries, num_keys, window, self.config.causal, device)
+        return causal_mask(num_queries, num_keys, device) if self.config.causal else None
+
     def _fused(self, q, k, v, mask, bias, dropout):
         """PyTorch's fused kernel, given the cheapest mask that is right."""
         T, num_keys = q.size(2), k.size(2)
         score = self.score
         q, scale, gqa = score.transform_query(q), score.scale, self.n_kv_head != self.n_head
-        if mask is None and bias is None:
+        window = self.config.attention_window
+        if mask is None and bias is None and (window is None or num_keys <= window):  # the window hides nothing
             if not self.config.causal or T == 1:  # one new token sees the whole past: no mask at all
                 return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale, enable_gqa=gqa)
             if num_keys == T:  # no past: the standard lower-triangular mask
                 return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True, scale=scale,
                                                       enable_gqa=gqa)
-        allowed = combine_masks(mask, causal_mask(T, num_keys, q.device) if self.config.causal else None)
+        allowed = combine_masks(mask, self.structural_mask(T, num_keys, q.device))  # a (T, T_keys) tensor
         if bias is not None:  # one float mask: the bias, and -inf where blocked
             bias = bias.to(q.dtype)
             allowed = bias if allowed is None else bias + additive_mask(allowed, q.dtype)
@@ -272,5 +286,6 @@ class MultiHeadAttention(nn.Module):
 
 
 def cross_attention_config(config: AttentionConfig) -> AttentionConfig:
-    """The cross-attention that goes with a decoder's self-attention: same heads, not causal."""
-    return replace(config, causal=False, cross=True)
+    """The cross-attention that goes with a decoder's self-attention: same heads, not causal, and
+    no window (the source is not a stream the decoder slides along)."""
+    return replace(config, causal=False, cross=True, attention_window=None)

@@ -8,11 +8,17 @@ Two reasons to hide a key, and one way to combine them:
   `num_keys - num_queries`.
 - **padding**: sentences of different lengths share a batch by being padded to the longest one;
   the padding positions are not words, and no query may look at them.
+- **sliding window** (local attention): a causal query at position i sees only the last W
+  positions, i - W < j <= i, so each token's cost and its KV cache stop growing with the text.
+  Without causality the band is symmetric, |i - j| < W. Stacked layers still pass information
+  further: L layers of window W reach back L (W - 1) positions.
 - **both**: a decoder over padded targets ANDs the two. Masks broadcast, so a padding mask of
   shape (B, 1, 1, Tk) and a causal mask of shape (Tq, Tk) combine into (B, 1, Tq, Tk).
 
 >>> causal_mask(2, 3).int().tolist()   # 2 new queries after 1 cached key
 [[1, 1, 0], [1, 1, 1]]
+>>> sliding_window_mask(3, 4, window=2).int().tolist()   # 3 queries after 1 cached key, W = 2
+[[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
 >>> padding_mask(torch.tensor([[5, 7, -1]])).int().tolist()   # -1 pads the short sentence
 [[[[1, 1, 0]]]]
 >>> combine_masks(causal_mask(3, 3), padding_mask(torch.tensor([[5, 7, -1]])))[0, 0].int().tolist()
@@ -36,6 +42,19 @@ def causal_mask(num_queries: int, num_keys: int, device=None) -> torch.Tensor:
     query_positions = torch.arange(num_queries, device=device).unsqueeze(1) + offset  # (Tq, 1)
     key_positions = torch.arange(num_keys, device=device).unsqueeze(0)  # (1, Tk)
     return key_positions <= query_positions
+
+
+def sliding_window_mask(num_queries: int, num_keys: int, window: int, causal: bool = True,
+                        device=None) -> torch.Tensor:
+    """(num_queries, num_keys) bool: query i sees key j when i - window < j <= i (causal) or
+    |i - j| < window (not causal). Queries are the last num_queries of the num_keys positions."""
+    offset = num_keys - num_queries
+    query_positions = torch.arange(num_queries, device=device).unsqueeze(1) + offset  # (Tq, 1)
+    key_positions = torch.arange(num_keys, device=device).unsqueeze(0)  # (1, Tk)
+    distance = query_positions - key_positions  # i - j: positive for keys in the past
+    if causal:
+        return (distance >= 0) & (distance < window)
+    return distance.abs() < window
 
 
 def padding_mask(ids: torch.Tensor, pad: int = PAD) -> torch.Tensor:

@@ -36,7 +36,8 @@ characters and run on 512, ALiBi kept its perplexity, sinusoidal and RoPE lost a
 Each class answers the same three questions, with "nothing to do" as the default: `embed` (add to
 the token embeddings), `rotate` (queries and keys) and `bias` (the scores). Positions are
 absolute: queries sit at start, start + 1, ...; keys at 0, 1, ... (with a KV cache, `start` is
-the number of cached positions).
+the number of cached positions). A bias depends only on j - i, so attention counts positions from
+its first key: with a sliding window's rolling cache, that key is not position 0.
 """
 
 from __future__ import annotations
