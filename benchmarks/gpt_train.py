@@ -32,19 +32,29 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpt_train.json"
 SIDES = ("lmlab", "hf-sdpa", "hf-eager")
+PRESET_SHAPES = {
+    "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=32, vocab_size=96),
+    "gpt2-small": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, batch_size=16, vocab_size=50257),
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    shape = parser.add_argument_group("model shape (default: the lmlab `cpu` preset)")
-    shape.add_argument("--n-layer", type=int, default=4)
-    shape.add_argument("--n-head", type=int, default=4)
-    shape.add_argument("--n-embd", type=int, default=128)
-    shape.add_argument("--block-size", type=int, default=128, help="sequence length of every batch")
-    shape.add_argument("--batch-size", type=int, default=32)
-    shape.add_argument("--vocab-size", type=int, default=96)
+    shape = parser.add_argument_group("model shape (a preset; each flag overrides its field)")
+    shape.add_argument("--preset-shape", choices=PRESET_SHAPES, default="cpu")
+    for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "vocab_size"):
+        shape.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     shape.add_argument("--dropout", type=float, default=0.0, help="the same on both sides")
+    speed = parser.add_argument_group("precision and kernels (the same on both sides)")
+    speed.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
+                       help="bf16: the forward under torch.autocast(bfloat16), the loss in float32")
+    speed.add_argument("--fused-adamw", choices=("auto", "on", "off"), default="auto",
+                       help="auto: as lmlab's Trainer picks it (uses_fused_adamw)")
+    speed.add_argument("--compile", action="store_true",
+                       help="torch.compile both models; the compile time is reported, not timed")
+    speed.add_argument("--compile-backend", default="inductor",
+                       help="torch.compile's backend (aot_eager: the same tracing, no code generation: a quick check)")
     run = parser.add_argument_group("measurement")
     run.add_argument("--steps", type=int, default=10, help="optimizer steps per timed repeat")
     run.add_argument("--repeats", type=int, default=5, help="timed repeats per model and round")
@@ -57,7 +67,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     run.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
     parser.add_argument("--only", choices=SIDES, help=argparse.SUPPRESS)  # internal: one model, JSON out
     parser.add_argument("--weights", help=argparse.SUPPRESS)  # internal: the shared HF folder
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name, value in PRESET_SHAPES[args.preset_shape].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
 
 
 # --- memory ----------------------------------------------------------------------------------------
@@ -95,7 +109,7 @@ def measure(args: argparse.Namespace) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from lmlab.train.optim import parameter_groups, uses_fused_adamw
+    from lmlab.train.optim import parameter_groups, precision, uses_fused_adamw
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -105,7 +119,7 @@ def measure(args: argparse.Namespace) -> dict:
 
         baseline = rss_mib()
         model = load_hf_gpt2(args.weights, device=device)
-        forward = lambda ids: model(ids)[0]  # noqa: E731
+        forward = lambda ids: compiled(ids)[0]  # noqa: E731
     else:
         import transformers
 
@@ -113,10 +127,12 @@ def measure(args: argparse.Namespace) -> dict:
         baseline = rss_mib()
         model = transformers.GPT2LMHeadModel.from_pretrained(
             args.weights, attn_implementation=args.only.removeprefix("hf-"), dtype=torch.float32).to(device)
-        forward = lambda ids: model(input_ids=ids, use_cache=False).logits  # noqa: E731
+        forward = lambda ids: compiled(input_ids=ids, use_cache=False).logits  # noqa: E731
     model.train()
-    optimizer = torch.optim.AdamW(parameter_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.99),
-                                  fused=uses_fused_adamw(device))  # as lmlab's Trainer picks it
+    compiled = torch.compile(model, backend=args.compile_backend) if args.compile else model
+    autocast = torch.bfloat16 if args.dtype == "bf16" else None
+    fused = {"auto": uses_fused_adamw(device), "on": True, "off": False}[args.fused_adamw]
+    optimizer = torch.optim.AdamW(parameter_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.99), fused=fused)
     parameters = [p for p in model.parameters() if p.requires_grad]
     batch = torch.randint(0, args.vocab_size, (args.batch_size, args.block_size + 1),
                           generator=torch.Generator().manual_seed(0)).to(device)
@@ -124,7 +140,8 @@ def measure(args: argparse.Namespace) -> dict:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def step() -> float:
-        logits = forward(inputs)  # (B, T, V)
+        with precision(device, autocast):
+            logits = forward(inputs)  # (B, T, V)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -132,7 +149,11 @@ def measure(args: argparse.Namespace) -> dict:
         optimizer.zero_grad(set_to_none=True)
         return loss.item()
 
-    first_loss = step()
+    sync()
+    start = time.perf_counter()
+    first_loss = step()  # with --compile: tracing and compiling happen here
+    sync()
+    first_step_s = time.perf_counter() - start
     for _ in range(args.warmup - 1):
         step()
     tokens_per_s = []
@@ -143,22 +164,41 @@ def measure(args: argparse.Namespace) -> dict:
             step()
         sync()
         tokens_per_s.append(args.steps * args.batch_size * args.block_size / (time.perf_counter() - start))
-    return {"name": args.only, "tokens_per_s": tokens_per_s, "first_loss": first_loss,
+    return {"name": args.only, "tokens_per_s": tokens_per_s, "first_loss": first_loss, "first_step_s": first_step_s,
+            "compile_s": first_step_s if args.compile else None, "fused_adamw": fused,
             "rss_after_imports_mib": baseline, "peak_rss_mib": peak_rss_mib(),
             "parameters": sum(p.numel() for p in parameters), "threads": torch.get_num_threads()}
 
 
 # --- the driver ------------------------------------------------------------------------------------
-def write_weights(args: argparse.Namespace, folder: str) -> None:
-    """lmlab-initialised random weights, written once in Hugging Face's layout for both sides."""
+def write_weights(args: argparse.Namespace, folder: str):
+    """lmlab-initialised random weights, written once in Hugging Face's layout for both sides.
+    Returns the lmlab model (to count its FLOPs)."""
     import torch
 
     from lmlab.interop.hf import save_hf_gpt2
     from lmlab.models.gpt import GPT, GPTConfig
 
     torch.manual_seed(0)
-    save_hf_gpt2(GPT(GPTConfig(vocab_size=args.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
-                               n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)), folder)
+    model = GPT(GPTConfig(vocab_size=args.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
+                          n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout))
+    save_hf_gpt2(model, folder)
+    return model
+
+
+def add_mfu(results: list[dict], model, args: argparse.Namespace) -> dict:
+    """MFU of every side: training FLOPs per token (3x the forward: `forward_flops_per_token`,
+    6N + attention) x median tokens/s / the device's peak (`device_peak`: dense bf16 datasheet
+    numbers for known GPUs, a measured matmul otherwise). Returns the FLOPs count and the peak."""
+    import torch
+
+    from lmlab.evaluate.profile import device_peak, forward_flops_per_token
+
+    flops = 3 * forward_flops_per_token(model, args.block_size)
+    peak = device_peak(torch.device(args.device))
+    for result in results:
+        result["mfu"] = result["median_tokens_per_s"] * flops / peak["peak_flops"]
+    return {"training_flops_per_token": flops, **peak}
 
 
 def run_side(side: str, argv: list[str], folder: str) -> dict:
@@ -180,14 +220,14 @@ def merge(runs: list[dict]) -> dict:
 def table(results: list[dict]) -> str:
     lmlab = next((r for r in results if r["name"] == "lmlab"), None)
     lines = ["| model | tokens/s (median) | min - max | lmlab / model: median (best) | peak RSS (MiB) "
-             "| RSS after imports (MiB) | first loss |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| RSS after imports (MiB) | first loss | MFU |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ratio = (f"{lmlab['median_tokens_per_s'] / r['median_tokens_per_s']:.2f}x "
                  f"({max(lmlab['tokens_per_s']) / max(r['tokens_per_s']):.2f}x)") if lmlab else "-"
         lines.append(f"| {r['name']} | {r['median_tokens_per_s']:,.0f} | {min(r['tokens_per_s']):,.0f} - "
                      f"{max(r['tokens_per_s']):,.0f} | {ratio} | {r['peak_rss_mib']:.0f} | "
-                     f"{r['rss_after_imports_mib']:.0f} | {r['first_loss']:.5f} |")
+                     f"{r['rss_after_imports_mib']:.0f} | {r['first_loss']:.5f} | {r['mfu']:.1%} |")
     return "\n".join(lines)
 
 
@@ -207,16 +247,18 @@ def main(argv=None) -> None:
     child_argv = [*argv, "--threads", str(args.threads)]
     runs: dict[str, list[dict]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory() as folder:
-        write_weights(args, folder)
+        model = write_weights(args, folder)
         for round_ in range(args.rounds):
             for side in sides:
                 print(f"round {round_ + 1}/{args.rounds}: {side} ...", file=sys.stderr, flush=True)
                 runs[side].append(run_side(side, child_argv, folder))
     results = [merge(runs[side]) for side in sides]
+    peak = add_mfu(results, model, args)
 
     shape = {k: getattr(args, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "batch_size",
                                            "vocab_size", "dropout")}
-    settings = {k: getattr(args, k) for k in ("steps", "repeats", "warmup", "rounds", "threads", "device")}
+    settings = {k: getattr(args, k) for k in ("steps", "repeats", "warmup", "rounds", "threads", "device", "dtype",
+                                              "fused_adamw", "compile", "compile_backend")}
     transformers_version = None
     if importlib.util.find_spec("transformers"):
         from importlib.metadata import version
@@ -227,12 +269,12 @@ def main(argv=None) -> None:
     ratios_best = {f"lmlab/{r['name']}": max(results[0]["tokens_per_s"]) / max(r["tokens_per_s"])
                    for r in results[1:] if results[0]["name"] == "lmlab"}
     document = {"benchmark": "gpt_train", "shape": shape, "settings": settings, "results": results,
-                "ratios": ratios, "ratios_best": ratios_best, "goal": "lmlab >= 1.0x HF",
+                "ratios": ratios, "ratios_best": ratios_best, "goal": "lmlab >= 1.0x HF", "peak": peak,
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                             "transformers": transformers_version, "python": platform.python_version()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"GPT training, fp32 on {args.device}, {args.threads} threads: "
+    print(f"GPT training, {args.dtype}{' compiled' if args.compile else ''} on {args.device}, {args.threads} threads: "
           + ", ".join(f"{k}={v}" for k, v in shape.items()))
     print(table(results))
     print(f"\n(JSON: {args.out})")

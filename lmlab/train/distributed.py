@@ -28,7 +28,8 @@ class Context:
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        """In a process group: several ranks, or one rank started by torchrun (DDP still wraps it)."""
+        return self.world_size > 1 or (dist.is_available() and dist.is_initialized())
 
 
 def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
@@ -45,11 +46,12 @@ def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
 
 
 def setup(device_choice: str) -> Context:
-    """Join the process group when started by torchrun; a plain single process otherwise."""
+    """Join the process group when started by torchrun (LOCAL_RANK is set; even one process, so
+    that `torchrun --nproc_per_node 1` runs the DDP path); a plain single process otherwise."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_choice, local_rank)
-    if world_size > 1 and not dist.is_initialized():
+    if (world_size > 1 or "LOCAL_RANK" in os.environ) and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")

@@ -100,6 +100,7 @@ def test_cbow_mean_and_sum_both_train_and_bad_configs_are_user_errors():
         train_word2vec([["rare"]], Word2VecConfig(min_count=5))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 def test_training_on_cuda_separates_topics_too():
     corpus, topics = topic_corpus()
