@@ -26,7 +26,8 @@ masks passed in; one fused Q/K/V projection or one per projection; grouped-query
 (`n_kv_head` < `n_head`: groups of query heads share one key/value head; 1 is multi-query), which
 shrinks the KV cache; sliding-window (local) attention (`attention_window` W: a query sees the
 last W positions only, and the KV cache keeps only what it can still see); optional orthogonal
-initialisation of the per-head projections; positions that rotate queries and keys (RoPE) or bias the scores (relative, T5, ALiBi; `lmlab.nn.positional`).
+initialisation of the per-head projections; positions that rotate queries and keys (RoPE) or
+bias the scores (relative, T5, ALiBi; `lmlab.nn.positional`).
 
 **Two paths, one result.** The *explicit* path spells the formula out and returns the weights
 (for plots and teaching); the *fast* path calls PyTorch's fused `scaled_dot_product_attention`.
