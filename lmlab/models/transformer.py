@@ -56,7 +56,7 @@ class TransformerConfig(Config):
     n_kv_head: Optional[Annotated[int, AT_LEAST_ONE]] = None  # key/value heads: None = n_head, fewer = grouped-query, 1 = multi-query
     fused_qkv: bool = True  # one Linear for Q, K and V
     orthogonal_init: bool = False  # orthogonal rows (at the default init's size) for the per-head W_Q, W_K, W_V
-    attention_window: Optional[Annotated[int, AT_LEAST_ONE]] = None  # sliding window: a query sees the last W positions (itself included); None = all
+    attention_window: Optional[Annotated[int, AT_LEAST_ONE]] = None  # sliding window: query i sees keys i-W < j <= i; None = all
     pos: Literal["learned", "sinusoidal", "relative", "t5", "rope", "alibi", "none"] = "learned"  # where tokens are
     norm: Literal["layernorm", "rmsnorm", "batchnorm", "none"] = "layernorm"
     norm_eps: Optional[Annotated[float, POSITIVE]] = None  # the epsilon under the square root; None: the norm's default

@@ -25,8 +25,9 @@ or cross-attention (Q from the decoder, K and V from the encoder output); causal
 masks passed in; one fused Q/K/V projection or one per projection; grouped-query attention
 (`n_kv_head` < `n_head`: groups of query heads share one key/value head; 1 is multi-query), which
 shrinks the KV cache; sliding-window (local) attention (`attention_window` W: a query sees the
-last W positions only, and the KV cache keeps only what it can still see); optional orthogonal initialisation of the per-head projections; positions
-that rotate queries and keys (RoPE) or bias the scores (relative, T5, ALiBi; `lmlab.nn.positional`).
+last W positions only, and the KV cache keeps only what it can still see); optional orthogonal
+initialisation of the per-head projections; positions that rotate queries and keys (RoPE) or
+bias the scores (relative, T5, ALiBi; `lmlab.nn.positional`).
 
 **Two paths, one result.** The *explicit* path spells the formula out and returns the weights
 (for plots and teaching); the *fast* path calls PyTorch's fused `scaled_dot_product_attention`.

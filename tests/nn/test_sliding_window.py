@@ -109,3 +109,14 @@ def test_bad_windows_are_refused_and_windowed_gpts_do_not_export_to_gpt2():
         config.validate()
     with pytest.raises(UserError, match="attention_window=4"):
         gpt_config_to_hf(GPTConfig(vocab_size=13, attention_window=4))
+
+
+def test_stacked_windows_reach_n_layer_times_w_minus_one_back_and_never_ahead():
+    """Output t depends on inputs t - n_layer (W - 1) .. t exactly: the gradient is zero elsewhere."""
+    model = tiny_gpt(window=4, block_size=16)
+    captured = {}
+    model.token_embedding.register_forward_hook(lambda module, args, out: captured.setdefault("x", out))
+    logits, _ = model(torch.randint(0, 13, (1, 16)))
+    gradient, = torch.autograd.grad(logits[0, 8].sum(), captured["x"])
+    depends = (gradient[0].abs().sum(-1) > 0).tolist()
+    assert depends == [s in range(8 - 2 * 3, 9) for s in range(16)]  # 2 layers x (W - 1) = 6 back
