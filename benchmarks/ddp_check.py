@@ -26,7 +26,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "ddp_check.json"
 def train(command: list[str], data: Path, out: Path, args: argparse.Namespace) -> None:
     """One `lmlab train` run of the tiny preset, no dropout (both runs must draw alike)."""
     full = [*command, "-m", "lmlab", "train", "--data", str(data), "--preset", "tiny", "--device", args.device,
-            "--max-steps", str(args.steps), "--set", "log_every=1", "--set", "dropout=0", "--out", str(out)]
+            "--max-steps", str(args.steps), "--set", "log_every=1", "--set", "dropout=0", "--set", f"dtype={args.dtype}",
+            "--out", str(out)]
     done = subprocess.run(full, capture_output=True, text=True, cwd=ROOT, timeout=args.timeout)
     if done.returncode:
         raise SystemExit(f"{' '.join(full[:6])} ... failed:\n{done.stderr[-3000:]}")
@@ -55,6 +56,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--dtype", default="float32", choices=("float32", "auto", "bfloat16"),
+                        help="the Trainer's precision; float32 keeps kernel rounding out of a 1e-5 comparison")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="largest relative difference allowed")
     parser.add_argument("--timeout", type=float, default=240, help="seconds per training run")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -68,7 +71,7 @@ def main() -> None:
               data, folder / "ddp", args)
         result = compare(folder / "plain", folder / "ddp")
     result.update(device=args.device, backend="nccl" if args.device == "cuda" else "gloo", steps=args.steps,
-                  tolerance=args.tolerance)
+                  dtype=args.dtype, tolerance=args.tolerance)
     result["equal"] = max(result["max_relative_loss_difference"], result["max_relative_weight_difference"]) \
         <= args.tolerance
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,16 @@ def tiny_gpt(attention="sdpa") -> GPT:
                          dropout=0.0))
 
 
-def test_forward_and_backward_on_cuda_equal_the_cpu_in_float32():
-    torch.backends.cuda.matmul.allow_tf32 = False  # plain fp32 products, as on the CPU
+@pytest.fixture
+def no_tf32():
+    """Plain fp32 matrix products on the GPU, as on the CPU, for the length of one test."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_forward_and_backward_on_cuda_equal_the_cpu_in_float32(no_tf32):
     cpu = tiny_gpt()
     gpu = tiny_gpt().to(CUDA)
     ids = torch.randint(0, 37, (3, 24), generator=torch.Generator().manual_seed(1))
