@@ -51,6 +51,19 @@ class LabelledRow:
     text_b: str | None = None
 
 
+NAMED = ("zh-reviews",)  # labelled corpora lmlab fetches itself (`lmlab.data.chinese`)
+
+
+def labelled_data(spec: str) -> Path:
+    """The folder or file `--data` names; a named labelled corpus (``zh-reviews``) that is not a local
+    path is fetched into the cache the first time and its GLUE folder returned."""
+    if spec in NAMED and not Path(spec).exists():
+        from lmlab.data.corpora import download_corpus
+
+        return download_corpus(spec)
+    return Path(spec)
+
+
 def split_file(folder: Path, split: str) -> Path:
     """FOLDER/SPLIT.tsv, .csv or .jsonl: the first that exists."""
     for suffix in FORMATS:

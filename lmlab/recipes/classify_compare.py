@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from lmlab.data.classification import split_file
+from lmlab.data.classification import labelled_data, split_file
 from lmlab.errors import UserError
 from lmlab.outputs import claim_folder
 from lmlab.evaluate.classification import classification_report
@@ -39,7 +39,7 @@ def _measure(run_path: Path, data: Path) -> dict:
 
 
 def compare_command(options: ClassifyCompareOptions) -> None:
-    data = Path(options.data)
+    data = labelled_data(options.data)
     for split in ("train", "dev"):
         split_file(data, split)  # refused before any training when missing
     families = [classifier_family(m.strip(), "--models") for m in options.models.split(",") if m.strip()]

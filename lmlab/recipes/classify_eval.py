@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from lmlab.data.batching import in_order
-from lmlab.data.classification import Example, collate, read_examples, split_file
+from lmlab.data.classification import Example, collate, labelled_data, read_examples, split_file
 from lmlab.evaluate.classification import classification_report
 from lmlab.recipes.classifier_families import classifier_family
 from lmlab.recipes.classify import max_length, predict_batches
@@ -31,7 +31,7 @@ def classify(run: Run, examples: list, batch_size: int | None = None) -> tuple[l
 def labelled_examples(data: str | None, run: Run) -> list:
     """A labelled file (TSV, CSV, JSON Lines), a data folder's dev file, or (no --data) the run's own,
     read with the run's columns and labels."""
-    path = Path(data) if data else Path(run.config["data"]["folder"])
+    path = labelled_data(data) if data else Path(run.config["data"]["folder"])
     settings = run.config["data"]  # runs from before text_column and label_column read GLUE's columns
     return read_examples(split_file(path, "dev") if path.is_dir() else path, run.config.get("labels"),
                          settings.get("text_column", "text"), settings.get("label_column", "label"))

