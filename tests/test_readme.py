@@ -38,30 +38,54 @@ def test_the_readme_main_command_in_its_tiny_form(tmp_path):
     assert RunFolder(out).load_state()["step"] == 30
 
 
+SHELL_BLOCK = re.compile(r"```(?:bash|sh|shell|console)\n(.*?)```", flags=re.S)
+SKIPPED_FOLDERS = {".venv", ".git", "runs", "node_modules"}
+
+
 def documented_commands(path) -> list[list[str]]:
-    """Every `lmlab ...` line of the bash blocks of a page, as argument lists (comments dropped)."""
+    """Every `lmlab ...` line of the shell blocks of a page, as argument lists (comments and a
+    leading `$ ` prompt dropped, `a && b` split into its commands)."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", path.read_text(), flags=re.S):
+    for block in SHELL_BLOCK.findall(path.read_text(encoding="utf-8")):
         for line in block.splitlines():
-            for part in line.split("&&"):
+            for part in line.removeprefix("$ ").split("&&"):
                 words = shlex.split(part, comments=True)
                 if words and words[0].endswith("lmlab") and len(words) > 1:
                     commands.append(words[1:])
     return commands
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/architecture.md"])
+def documented_pages() -> list:
+    """README.md, README.zh-CN.md and every page under docs/: the pages whose commands users copy."""
+    pages = [REPO / "README.md", REPO / "README.zh-CN.md", *sorted((REPO / "docs").rglob("*.md"))]
+    return [page for page in pages if not SKIPPED_FOLDERS & set(page.relative_to(REPO).parts)]
+
+
+def test_the_command_finder_reads_every_shell_block_and_skips_prose(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("run `lmlab nope` here\n```bash\nlmlab train --preset tiny  # a comment\n```\n"
+                    "```console\n$ lmlab eval runs/x && lmlab sample runs/x\n```\n"
+                    "```python\nlmlab.train()\n```\n", encoding="utf-8")
+    assert documented_commands(page) == [["train", "--preset", "tiny"], ["eval", "runs/x"], ["sample", "runs/x"]]
+
+
+def test_the_documented_pages_include_the_course_and_the_chinese_readmes():
+    names = {str(page.relative_to(REPO)) for page in documented_pages()}
+    assert {"README.md", "README.zh-CN.md", "docs/README.md", "docs/zh/README.md", "docs/lab/README.md"} <= names
+    for page in ("README.md", "README.zh-CN.md", "docs/README.md", "docs/zh/README.md"):
+        assert documented_commands(REPO / page), f"{page} shows no lmlab command"
+
+
+@pytest.mark.parametrize("page", documented_pages(), ids=lambda path: str(path.relative_to(REPO)))
 def test_every_documented_command_parses(page):
-    """The commands of the README and of the architecture page name real commands and options."""
+    """Every `lmlab` command of every page users read names a real command and real options."""
     from lmlab.cli import build_parser, chosen_command
 
-    commands = documented_commands(REPO / page)
-    assert commands, page
-    for argv in commands:
+    for argv in documented_commands(page):
         try:
             build_parser(chosen_command(argv)).parse_args(argv)
         except SystemExit as stop:
-            pytest.fail(f"{page}: `lmlab {' '.join(argv)}` does not parse (exit {stop.code})")
+            pytest.fail(f"{page.relative_to(REPO)}: `lmlab {' '.join(argv)}` does not parse (exit {stop.code})")
 
 
 def test_the_architecture_page_lists_every_recipe_module_and_layer():

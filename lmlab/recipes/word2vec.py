@@ -135,22 +135,27 @@ def analogy_command(options: AnalogyOptions) -> None:
         print(f"{score:7.4f}  {word}")
 
 
-def _default_eval_file(name: str) -> Path | None:
-    """$LMLAB_EMBEDDING_EVAL/name when the variable is set and the file is there, else None."""
+def _default_eval_files() -> tuple[Path, Path]:
+    """The analogy and WordSim files of $LMLAB_EMBEDDING_EVAL when it is set, else the ones lmlab
+    fetches once from gensim's test data (`lmlab.data.pretrained.embedding_eval_folder`)."""
     folder = os.environ.get(EVAL_FOLDER_ENV)
-    if folder and (Path(folder).expanduser() / name).is_file():
-        return Path(folder).expanduser() / name
-    return None
+    if folder:
+        folder = Path(folder).expanduser()
+        missing = [name for name in (ANALOGY_FILE, WORDSIM_FILE) if not (folder / name).is_file()]
+        if missing:
+            raise UserError(f"{EVAL_FOLDER_ENV}={folder} lacks {', '.join(missing)}")
+    else:
+        from lmlab.data.pretrained import embedding_eval_folder
+
+        folder = embedding_eval_folder()
+    return folder / ANALOGY_FILE, folder / WORDSIM_FILE
 
 
 def eval_command(options: Word2VecEvalOptions) -> None:
     vectors = load_vectors(options.run, "lmlab word2vec eval")
     analogies, wordsim = options.analogies, options.wordsim
     if analogies is None and wordsim is None:
-        analogies, wordsim = _default_eval_file(ANALOGY_FILE), _default_eval_file(WORDSIM_FILE)
-        if analogies is None and wordsim is None:
-            raise UserError(f"no evaluation files found: pass --analogies {ANALOGY_FILE} and/or --wordsim "
-                            f"{WORDSIM_FILE} (or set {EVAL_FOLDER_ENV} to the folder holding them)")
+        analogies, wordsim = _default_eval_files()
     report: dict = {"run": str(options.run), "words": len(vectors)}
     if analogies is not None:
         report["analogies"] = evaluate_analogies(vectors, analogies, options.method, options.restrict_vocab)

@@ -1,9 +1,11 @@
-"""Files lmlab fetches with pip: the VADER lexicon from the vaderSentiment source distribution."""
+"""Files lmlab fetches with pip: the VADER lexicon from the vaderSentiment source distribution, and the
+word2vec evaluation sets from gensim's wheel."""
 
 import dataclasses
 import hashlib
 import subprocess
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,13 +28,14 @@ def fake_vader_sdist(tmp_path):
     return archive.read_bytes()
 
 
-def pip_that_saves(monkeypatch, archive: bytes | None, calls: list):
-    """Replace `subprocess.run` in pretrained by a pip that saves `archive` (None: fails, offline)."""
+def pip_that_saves(monkeypatch, archive: bytes | None, calls: list, filename: str = pretrained.VADER.filename):
+    """Replace `subprocess.run` in pretrained by a pip that saves `archive` as `filename` (None: fails,
+    offline)."""
     def run(command, **kwargs):
         calls.append(command)
         if archive is None:
             return subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found\n")
-        (Path(command[command.index("--dest") + 1]) / pretrained.VADER.filename).write_bytes(archive)
+        (Path(command[command.index("--dest") + 1]) / filename).write_bytes(archive)
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(pretrained.subprocess, "run", run)
@@ -77,3 +80,35 @@ def test_real_vader_lexicon_is_the_one_vadersentiment_ships():
             pytest.skip(f"the package index is unreachable: {error}")
         raise
     assert path.read_bytes() == reference.read_bytes()
+
+
+def test_the_embedding_eval_sets_come_from_one_platform_wheel_of_gensim(tmp_path, monkeypatch):
+    """Whatever the machine, pip is asked for the same x86-64 CPython 3.11 wheel (one sha256 holds)."""
+    monkeypatch.setenv("LMLAB_CACHE", str(tmp_path / "cache"))
+    wheel = tmp_path / "gensim.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(pretrained.GENSIM_MEMBER + "questions-words.txt", ": capital\nAthens Greece Baghdad Iraq\n")
+        archive.writestr(pretrained.GENSIM_MEMBER + "wordsim353.tsv", "# header\n# header\ntiger\tcat\t7.35\n")
+    fake = dataclasses.replace(pretrained.GENSIM, sha256=hashlib.sha256(wheel.read_bytes()).hexdigest())
+    monkeypatch.setattr(pretrained, "GENSIM", fake)
+    calls = []
+    pip_that_saves(monkeypatch, wheel.read_bytes(), calls, pretrained.GENSIM.filename)
+    folder = pretrained.embedding_eval_folder()
+    assert (folder / "wordsim353.tsv").read_text(encoding="utf-8").endswith("tiger\tcat\t7.35\n")
+    command = calls[0]
+    assert command[command.index("--platform") + 1] == "manylinux_2_28_x86_64" and "--only-binary" in command
+    assert command[command.index("--python-version") + 1] == "3.11" and command[-1] == "gensim==4.4.0"
+    assert pretrained.embedding_eval_folder() == folder and len(calls) == 1
+
+
+def test_real_embedding_eval_sets_are_the_ones_gensim_ships():
+    """Downloads the 28 MB gensim wheel once into the default cache, then reads the two files from it."""
+    reference = shared_data("embedding-eval")
+    try:
+        folder = pretrained.embedding_eval_folder()
+    except UserError as error:
+        if "could not download" in str(error):
+            pytest.skip(f"the package index is unreachable: {error}")
+        raise
+    for name in pretrained.EMBEDDING_EVAL_FILES:
+        assert (folder / name).read_bytes() == (reference / name).read_bytes(), name

@@ -1,6 +1,7 @@
 """`lmlab word2vec train | similar | analogy | eval | map` end to end on a tiny text, and user mistakes."""
 
 import json
+import subprocess
 
 import pytest
 import torch
@@ -90,11 +91,17 @@ def test_user_mistakes_exit_2_with_one_line(run, tmp_path, capsys, monkeypatch):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1, (argv, err)
-    # no files given and none to be found: the message says what to pass
+    # no files given, offline: the message says what to pass instead
     monkeypatch.delenv("LMLAB_EMBEDDING_EVAL", raising=False)
-    monkeypatch.setattr("lmlab.recipes.word2vec._default_eval_file", lambda name: None)
+    monkeypatch.setenv("LMLAB_CACHE", str(tmp_path / "cache"))
+    offline = subprocess.CompletedProcess([], 1, "", "ERROR: No matching distribution found\n")
+    monkeypatch.setattr("lmlab.data.pretrained.subprocess.run", lambda command, **kwargs: offline)
     assert main(["word2vec", "eval", str(run)]) == 2
-    assert "--analogies" in capsys.readouterr().err
+    assert "--analogies questions-words.txt and --wordsim wordsim353.tsv" in capsys.readouterr().err
+    # a folder named by the environment that lacks a file
+    monkeypatch.setenv("LMLAB_EMBEDDING_EVAL", str(tmp_path))
+    assert main(["word2vec", "eval", str(run)]) == 2
+    assert "lacks questions-words.txt, wordsim353.tsv" in capsys.readouterr().err
 
 
 def test_ctrl_c_saves_the_vectors_trained_so_far(tmp_path, text_file, monkeypatch, capsys):
