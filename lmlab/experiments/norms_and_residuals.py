@@ -220,4 +220,4 @@ def run(lab: Lab, settings: NormSettings) -> Report:
 
 EXPERIMENT = Experiment("norms-and-residuals", "What do the residual path and the norm do, why LayerNorm and not "
                         "BatchNorm, and does the norm go before or after?", "001, 002 Q11-13", PRESETS, run,
-                        {"tiny": "20 s", "default": "10.6 min (shared CPU)"})
+                        {"tiny": "20 s", "default": "9.7 min (1 thread, shared CPU)"})

@@ -56,7 +56,7 @@ FAMILY = LMFamily("gpt-shared-qk", "GPT (W_K = W_Q)", GPTConfig, SharedQueryKeyG
 @dataclass
 class ScoreSettings(TrainingSettings):
     pairs: int = 4000  # synthetic translation pairs for training (and a tenth of that for validation)
-    translation_steps: int = 300  # steps of each encoder-decoder arm
+    translation_steps: int = 800  # steps of each encoder-decoder arm (the task is learnt from step ~500 on)
     translation_seeds: int = 2  # seeds of each encoder-decoder arm
 
 
