@@ -210,4 +210,4 @@ def run(lab: Lab, settings: PositionSettings) -> Report:
 
 EXPERIMENT = Experiment("positions", "Which position encodings extrapolate past the training length, is attention "
                         "blind to order without them, and what does the sqrt(d_model) scale do?",
-                        "001, 002 Q8-10", PRESETS, run, {"tiny": "15 s", "default": "15 min shared, ~9 quiet"})
+                        "001, 002 Q8-10", PRESETS, run, {"tiny": "15 s", "default": "6.3 min (1 thread)"})
