@@ -66,7 +66,7 @@ def run_experiment(chosen: Experiment, options: ExperimentRunOptions, out: Path,
     if not options.resume:
         run.write_config({"kind": "experiment", "experiment": chosen.name, "preset": preset,
                           "settings": config_to_dict(settings)})
-    lab, started = Lab(out, context), time.perf_counter()
+    lab, started, cpu_started = Lab(out, context), time.perf_counter(), time.process_time()
     say(f"--- experiment {chosen.name} ({preset} preset) into {out}"
         f"{f', {len(lab.finished_parts())} finished sub-runs kept' if options.resume else ''}")
     try:
@@ -76,15 +76,16 @@ def run_experiment(chosen: Experiment, options: ExperimentRunOptions, out: Path,
             f"{_command_line(chosen.name, preset, options, out)} --resume")
         raise
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started  # on one thread, what a quiet core takes
     command = _command_line(chosen.name, preset, options, out)
     results = {"experiment": chosen.name, "question": chosen.question, "notes": chosen.notes, "command": command,
                "preset": preset, "settings": dataclasses.asdict(settings), "seeds": list(range(settings.seeds)),
                "versions": {"lmlab": __version__, "torch": torch.__version__, "python": platform.python_version()},
                "device": str(context.device), "threads": torch.get_num_threads(), "seconds": seconds,
-               "sub_runs_computed": lab.computed, "numbers": report.numbers, "answer": report.answer}
+               "cpu_seconds": cpu_seconds, "sub_runs_computed": lab.computed, "numbers": report.numbers, "answer": report.answer}
     footer = (f"lmlab {__version__}, torch {torch.__version__}, device `{context.device}` with "
-              f"{torch.get_num_threads()} thread(s); {seconds:.0f} s ({lab.computed} sub-runs computed in this "
-              f"session).")
+              f"{torch.get_num_threads()} thread(s); {seconds:.0f} s, {cpu_seconds:.0f} s of CPU time ({lab.computed} "
+              f"sub-runs computed in this session).")
     atomic_write_json(out / "results.json", results, indent=1)
     atomic_write_text(out / "report.md", report_markdown(chosen, report, command, footer))
     say(f"wrote {out / 'report.md'} and results.json; the answer:\n" + "\n".join(f"  {a}" for a in report.answer))

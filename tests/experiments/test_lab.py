@@ -2,6 +2,7 @@
 Ctrl-C keeps the finished sub-runs and --resume skips them; mistakes are one line."""
 
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -24,12 +25,14 @@ class ToySettings(TrainingSettings):
 
 
 INTERRUPT = {"at": None}  # the seed whose part gets a Ctrl-C
+NAP = {"seconds": 0.0}  # how long each part sleeps (wall time without CPU time)
 
 
 def toy_run(lab: Lab, settings: ToySettings) -> Report:
     def compute(seed):
         if seed == INTERRUPT["at"]:
             raise KeyboardInterrupt
+        time.sleep(NAP["seconds"])
         return {"value": seed * 10}
 
     values = [lab.part(f"seed{seed}", lambda folder, seed=seed: compute(seed))["value"] for seed in range(settings.seeds)]
@@ -53,6 +56,15 @@ def test_settings_come_from_the_preset_then_seeds_then_set(tmp_path):
     report = (tmp_path / "a" / "report.md").read_text()
     assert "what is the sum?" in report and "- the sum is 30" in report and "--preset tiny" in report
     assert json.loads((tmp_path / "a" / "config.json").read_text())["kind"] == "experiment"
+
+
+def test_results_keep_wall_time_and_cpu_time_apart(tmp_path, monkeypatch):
+    """On a shared machine the wall time grows with the other jobs; the CPU time of a one-thread run
+    does not, and is what a quiet core would take. A part that sleeps shows the two apart."""
+    monkeypatch.setitem(NAP, "seconds", 0.2)
+    results = run_toy(tmp_path / "a", preset="tiny")
+    assert results["seconds"] >= 0.4 and results["cpu_seconds"] < results["seconds"] - 0.3
+    assert f"{results['cpu_seconds']:.0f} s of CPU time" in (tmp_path / "a" / "report.md").read_text()
 
 
 def test_ctrl_c_keeps_finished_parts_and_resume_skips_them(tmp_path, monkeypatch):
