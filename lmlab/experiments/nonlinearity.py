@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmlab.experiments.arms import TrainingSettings, arm_config, train_arm
+from lmlab.errors import UserError
+from lmlab.experiments.arms import TrainingSettings, arm_config, train_arm, validation_batch
 from lmlab.experiments.lab import RUNS, Experiment, Lab, Report, markdown_table
 from lmlab.experiments.plots import figure, save_figure
 from lmlab.experiments.stats import mean_std, spread, verdict
@@ -52,6 +53,12 @@ class NonlinearitySettings(TrainingSettings):
     mlp_steps: int = 1500  # full-batch AdamW steps of each MLP
     mlp_lr: float = 0.01
     grid: int = 80  # decision-boundary plot: grid x grid points over [-1.25, 1.25]^2
+
+    def validate(self) -> None:
+        super().validate()
+        counts = (self.points, self.depth, self.width, self.mlp_steps, self.grid - 1)
+        if min(counts) < 1 or min(self.turns, self.mlp_lr) <= 0:
+            raise UserError("points, depth, width and mlp_steps must be >= 1, grid >= 2, turns and mlp_lr > 0")
 
 
 PRESETS = {
@@ -148,9 +155,27 @@ def spiral_arm(lab: Lab, name: str, settings: NonlinearitySettings, seed: int) -
     return lab.part(key, compute)
 
 
+def never_positive(model, inputs: torch.Tensor) -> float:
+    """The fraction of FFN hidden units (every layer) whose pre-activation -- `up` for ReLU and GELU,
+    `gate` for SwiGLU -- is <= 0 at every position of `inputs` (B, T). Such a ReLU unit is dead: it
+    outputs 0 and gets no gradient. GELU and SiLU still pass a small value and gradient there."""
+    pre = []
+    hooks = [(block.mlp.gate if block.mlp.gate is not None else block.mlp.up).register_forward_hook(
+        lambda module, args, output: pre.append(output)) for block in model.blocks]
+    with torch.no_grad():
+        model(inputs)
+    for hook in hooks:
+        hook.remove()
+    return torch.cat([(p.flatten(0, 1) <= 0).all(dim=0).float() for p in pre]).mean().item()  # (B*T, hidden)
+
+
 def ffn_arm(lab: Lab, activation: str, settings: NonlinearitySettings, seed: int) -> dict:
+    def measure(model, folder) -> dict:
+        inputs, _ = validation_batch(folder, settings.block_size, settings.batch_size, model.lm_head.weight.device)
+        return {"parameters": model.num_parameters(), "never_positive": never_positive(model, inputs)}
+
     return train_arm(lab, f"gpt-{activation}-seed{seed}", arm_config(settings, seed, activation=activation),
-                     measure=lambda model, folder: {"parameters": model.num_parameters()})
+                     measure=measure)
 
 
 def _boundary(panel, run: dict, test: tuple, settings: NonlinearitySettings, title: str) -> None:
@@ -200,13 +225,17 @@ def _spiral_answer(spirals: dict, settings: NonlinearitySettings) -> list[str]:
                else " -- not clearly above the linear models at this budget.")]
 
 
-def _ffn_answer(ffn: dict) -> list[str]:
+def _ffn_answer(ffn: dict, settings: NonlinearitySettings) -> list[str]:
     val = {name: [r["val_loss"] for r in runs] for name, runs in ffn.items()}
     parameters = ", ".join(f"{name} {runs[0]['parameters']:,}" for name, runs in ffn.items())
+    dead = [r["never_positive"] for r in ffn["ReLU"]]
     return [verdict("GELU", val["GELU"], "ReLU", val["ReLU"], "GPT feed-forward, GELU vs ReLU"),
             verdict("SwiGLU", val["SwiGLU"], "GELU", val["GELU"], "SwiGLU vs GELU"),
             verdict("SwiGLU", val["SwiGLU"], "ReLU", val["ReLU"], "SwiGLU vs ReLU"),
-            f"Parameters: {parameters} (SwiGLU's three matrices get 2/3 of the hidden units)."]
+            f"Parameters: {parameters} (SwiGLU's three matrices get 2/3 of the hidden units).",
+            f"Dead ReLU units (pre-activation <= 0 at all {settings.batch_size} x {settings.block_size} positions "
+            f"of a validation batch): {100 * mean_std(dead)[0]:.2f}% of the hidden units (mean over seeds)"
+            + (" -- ReLU's weak point did not show at this budget." if max(dead) < 0.01 else ".")]
 
 
 def _tables(spirals: dict, ffn: dict, settings: NonlinearitySettings) -> list[tuple[str, str]]:
@@ -218,8 +247,10 @@ def _tables(spirals: dict, ffn: dict, settings: NonlinearitySettings) -> list[tu
     spiral = markdown_table(["MLP", "linear layers", "activation", "train accuracy", "test accuracy", "test loss",
                              "|stack - collapsed map|"], rows)
     rows = [[name, f"{runs[0]['parameters']:,}", spread([r["val_loss"] for r in runs]),
+             f"{100 * mean_std([r['never_positive'] for r in runs])[0]:.2f}%",
              f"{mean_std([r['seconds'] for r in runs])[0]:.1f}"] for name, runs in ffn.items()]
-    gpt = markdown_table(["feed-forward activation", "parameters", "validation loss", "seconds"], rows)
+    gpt = markdown_table(["feed-forward activation", "parameters", "validation loss",
+                          "hidden units never > 0 (ReLU: dead)", "seconds"], rows)
     return [("Two spirals (mean ± std over seeds; the collapse gap: largest over seeds)", spiral),
             ("The GPT's feed-forward activation (mean ± std over seeds)", gpt)]
 
@@ -237,7 +268,7 @@ def run(lab: Lab, settings: NonlinearitySettings) -> Report:
              f"FFN: {settings.describe()} The arms differ only in `activation`. Run folders: {RUNS}/.")
     numbers = {"spirals": {name: [{k: v for k, v in r.items() if k != "grid"} for r in runs]
                            for name, runs in spirals.items()}, "ffn": ffn}
-    return Report(setup, numbers, _spiral_answer(spirals, settings) + _ffn_answer(ffn),
+    return Report(setup, numbers, _spiral_answer(spirals, settings) + _ffn_answer(ffn, settings),
                   _tables(spirals, ffn, settings),
                   [("nonlinearity.png", "decision boundaries on the two spirals (seed 0; points: the test set); the "
                                         "GPT's validation loss per feed-forward activation")])

@@ -4,10 +4,12 @@ while the same layers with ReLU or GELU between them separate the spirals."""
 
 import json
 
+import pytest
 import torch
 
 from lmlab.cli import main
-from lmlab.experiments.nonlinearity import LayerStack, collapse, two_spirals
+from lmlab.experiments.nonlinearity import LayerStack, collapse, never_positive, two_spirals
+from lmlab.models.gpt import GPT, GPTConfig
 
 
 def test_tiny_run_a_linear_stack_stays_near_chance_and_an_activation_separates_the_spirals(tmp_path, capsys):
@@ -19,7 +21,7 @@ def test_tiny_run_a_linear_stack_stays_near_chance_and_an_activation_separates_t
     assert spirals["linear stack"]["collapse_gap"] < 1e-4
     assert spirals["ReLU MLP"]["test_accuracy"] > 0.9 and spirals["GELU MLP"]["test_accuracy"] > 0.9
     ffn = {name: runs[0] for name, runs in numbers["ffn"].items()}
-    assert ffn["ReLU"]["parameters"] == ffn["GELU"]["parameters"]
+    assert ffn["ReLU"]["parameters"] == ffn["GELU"]["parameters"] and 0 <= ffn["ReLU"]["never_positive"] < 0.5
     assert abs(ffn["SwiGLU"]["parameters"] / ffn["GELU"]["parameters"] - 1) < 0.05  # 2/3 of the units, 3 matrices
     assert all(run["val_loss"] < 4.7 for run in ffn.values())  # below uniform over ~105 characters: they learn
     assert (out / "nonlinearity.png").read_bytes()[:4] == b"\x89PNG"
@@ -42,3 +44,14 @@ def test_two_spirals_are_point_reflections_of_each_other():
     x, labels = two_spirals(50, turns=2.0, noise=0.0, seed=0)
     assert x.shape == (100, 2) and labels.tolist() == [0] * 50 + [1] * 50
     assert torch.allclose(x[50:], -x[:50]) and x.norm(dim=1).max() <= 1.0 + 1e-6
+
+
+def test_never_positive_counts_the_units_silenced_in_every_layer():
+    torch.manual_seed(0)
+    for activation, projection in (("relu", "up"), ("swiglu", "gate")):
+        model = GPT(GPTConfig(vocab_size=20, block_size=16, n_layer=2, n_head=2, n_embd=16, activation=activation))
+        for block in model.blocks:
+            layer = getattr(block.mlp, projection)
+            with torch.no_grad():
+                layer.bias[: layer.out_features // 4] = -1e3  # a quarter of the units can never fire
+        assert never_positive(model.eval(), torch.randint(0, 20, (4, 16))) == pytest.approx(0.25)
