@@ -271,18 +271,23 @@ class NGramLM(ModelBase):
                 probs[pair_rows, words] += self.coef[j][entries]
         return probs
 
-    def _stream(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(contexts (N, n-1), tokens (N,)) of every predicted token of a stream, padded as in training."""
+    def _stream(self, ids: np.ndarray, fragment: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(contexts (N, n-1), tokens (N,)) of every predicted token of a stream, padded as in training
+        (fragment: with -1, the unknown, instead of <s>)."""
         n = self.config.order
         tokens, offsets = self._padded(ids)
         targets = np.flatnonzero(offsets >= n - 1)
         context = tokens[targets[:, None] - np.arange(n - 1, 0, -1)[None, :]] if n > 1 \
             else np.zeros((len(targets), 0), dtype=np.int64)
-        return context, tokens[targets]
+        return np.where(context == self.bos, -1, context) if fragment else context, tokens[targets]
 
-    def log_likelihood(self, ids: np.ndarray) -> np.ndarray:
-        """log P of every token of a stream (sentences padded with <s>, as in training): (N,)."""
-        return self._log_probs_of(*self._stream(ids))
+    def log_likelihood(self, ids: np.ndarray, fragment: bool = False) -> np.ndarray:
+        """log P of every token of a stream (sentences padded with <s>, as in training): (N,).
+
+        ``fragment=True`` scores a piece cut from running text: what came before each sentence is
+        unknown rather than its start, so its first tokens fall back to the lower orders, as in
+        P(w1) P(w2 | w1) P(w3 | w1 w2) ..."""
+        return self._log_probs_of(*self._stream(ids, fragment))
 
     def matched_orders(self, ids: np.ndarray) -> np.ndarray:
         """For every predicted token of a stream, the longest j <= n such that the j-gram ending at

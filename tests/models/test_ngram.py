@@ -120,6 +120,18 @@ def test_perplexity_by_hand():
     assert model.perplexity(stream([["the", "cat", "sat"]])) == pytest.approx(math.exp(nll), rel=1e-12)
 
 
+def test_a_fragment_is_scored_from_an_unknown_context_not_a_sentence_start():
+    model = ten_word_model(order=3, discount=0.5)
+    words = np.array([ID["cat"], ID["sat"], ID["fast"]])
+    contexts = np.array([[-1, -1], [-1, ID["cat"]], [ID["cat"], ID["sat"]]])  # -1: not known
+    expected = np.log(model.distribution(contexts)[np.arange(3), words])
+    assert np.allclose(model.log_likelihood(words, fragment=True), expected, atol=1e-12)
+    starts = np.log(model.distribution(np.array([[model.bos, model.bos]]))[0, ID["cat"]])
+    assert model.log_likelihood(words)[0] == pytest.approx(starts) and starts != pytest.approx(expected[0])
+    unigram = ten_word_model(order=1)
+    assert np.array_equal(unigram.log_likelihood(words, fragment=True), unigram.log_likelihood(words))
+
+
 def _padded_grams(sentence: list[str], order: int) -> list[list[tuple[str, ...]]]:
     """Per predicted token of <s>^(n-1) sentence </s>: its j-grams, j = 1..order (plain tuples)."""
     padded = ["<s>"] * (order - 1) + sentence + ["</s>"]
