@@ -126,10 +126,10 @@ def measure_model(model: NGramLM, data: dict, settings: NGramOrderSettings) -> d
 
 def measure_order(order: int, data: dict, settings: NGramOrderSettings) -> dict:
     """Every smoothing at one order: the counts (once), what they cost, and each smoothing's scores."""
-    arms, counted = {}, None
+    arms, counted, eot = {}, None, data["tokenizer"].eot_id
     for name, fields in smoothings(settings).items():
         config = NGramConfig(vocab_size=data["tokenizer"].vocab_size, order=order,
-                             eos_id=data["tokenizer"].eot_id, **fields)
+                             eos_id=-1 if eot is None else eot, **fields)
         started = time.perf_counter()
         model = NGramLM(config).fit(data["train"])
         seconds = time.perf_counter() - started
