@@ -13,6 +13,8 @@ import importlib
 from lmlab.errors import UserError
 
 CATALOG = {  # name -> module, in the order of docs/lab/README.md
+    "nonlinearity": "lmlab.experiments.nonlinearity",
+    "ngram-order": "lmlab.experiments.ngram_order",
     "attention-scaling": "lmlab.experiments.attention_scaling",
     "score-functions": "lmlab.experiments.score_functions",
     "heads": "lmlab.experiments.heads",

@@ -271,14 +271,37 @@ class NGramLM(ModelBase):
                 probs[pair_rows, words] += self.coef[j][entries]
         return probs
 
-    def log_likelihood(self, ids: np.ndarray) -> np.ndarray:
-        """log P of every token of a stream (sentences padded with <s>, as in training): (N,)."""
+    def _stream(self, ids: np.ndarray, fragment: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(contexts (N, n-1), tokens (N,)) of every predicted token of a stream, padded as in training
+        (fragment: with -1, the unknown, instead of <s>)."""
         n = self.config.order
         tokens, offsets = self._padded(ids)
         targets = np.flatnonzero(offsets >= n - 1)
         context = tokens[targets[:, None] - np.arange(n - 1, 0, -1)[None, :]] if n > 1 \
             else np.zeros((len(targets), 0), dtype=np.int64)
-        return self._log_probs_of(context, tokens[targets])
+        return np.where(context == self.bos, -1, context) if fragment else context, tokens[targets]
+
+    def log_likelihood(self, ids: np.ndarray, fragment: bool = False) -> np.ndarray:
+        """log P of every token of a stream (sentences padded with <s>, as in training): (N,).
+
+        ``fragment=True`` scores a piece cut from running text: what came before each sentence is
+        unknown rather than its start, so its first tokens fall back to the lower orders, as in
+        P(w1) P(w2 | w1) P(w3 | w1 w2) ..."""
+        return self._log_probs_of(*self._stream(ids, fragment))
+
+    def matched_orders(self, ids: np.ndarray) -> np.ndarray:
+        """For every predicted token of a stream, the longest j <= n such that the j-gram ending at
+        it (<s> padding included) was counted in training; 0 for a token never seen: (N,).
+
+        Data sparsity in one number per token: ``mean(matched_orders(test) < j)`` is the fraction
+        of the test's j-grams that an order-j model never saw. A seen j-gram's suffixes are seen
+        too, so the seen orders of a token are exactly 1..matched."""
+        context, tokens = self._stream(ids)
+        context_ids, matched = self._context_ids(context), np.zeros(len(tokens), dtype=np.int64)
+        for j in range(1, self.config.order + 1):
+            gram = self._lookup(j, context_ids[j], tokens)
+            matched = np.where((gram >= 0) & (self.counts[j][np.maximum(gram, 0)] > 0), j, matched)
+        return matched
 
     def perplexity(self, ids: np.ndarray) -> float:
         """exp of the mean negative log-likelihood per token of the stream."""

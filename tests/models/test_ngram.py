@@ -1,5 +1,6 @@
 """The n-gram model: hand-computed probabilities, normalisation, perplexity, NLTK, saving."""
 
+import itertools
 import math
 
 import numpy as np
@@ -117,6 +118,38 @@ def test_perplexity_by_hand():
     # "the cat sat </s>": 3/12, 2/11, 2/11, 3/11
     nll = -(math.log(3 / 12) + math.log(2 / 11) + math.log(2 / 11) + math.log(3 / 11)) / 4
     assert model.perplexity(stream([["the", "cat", "sat"]])) == pytest.approx(math.exp(nll), rel=1e-12)
+
+
+def test_a_fragment_is_scored_from_an_unknown_context_not_a_sentence_start():
+    model = ten_word_model(order=3, discount=0.5)
+    words = np.array([ID["cat"], ID["sat"], ID["fast"]])
+    contexts = np.array([[-1, -1], [-1, ID["cat"]], [ID["cat"], ID["sat"]]])  # -1: not known
+    expected = np.log(model.distribution(contexts)[np.arange(3), words])
+    assert np.allclose(model.log_likelihood(words, fragment=True), expected, atol=1e-12)
+    starts = np.log(model.distribution(np.array([[model.bos, model.bos]]))[0, ID["cat"]])
+    assert model.log_likelihood(words)[0] == pytest.approx(starts) and starts != pytest.approx(expected[0])
+    unigram = ten_word_model(order=1)
+    assert np.array_equal(unigram.log_likelihood(words, fragment=True), unigram.log_likelihood(words))
+
+
+def _padded_grams(sentence: list[str], order: int) -> list[list[tuple[str, ...]]]:
+    """Per predicted token of <s>^(n-1) sentence </s>: its j-grams, j = 1..order (plain tuples)."""
+    padded = ["<s>"] * (order - 1) + sentence + ["</s>"]
+    return [[tuple(padded[i - j + 1:i + 1]) for j in range(1, order + 1)] for i in range(order - 1, len(padded))]
+
+
+@pytest.mark.parametrize("smoothing", ["kneser-ney", "add-k"])
+def test_matched_orders_is_the_longest_training_ngram_ending_at_each_token(smoothing):
+    order = 4
+    model = ten_word_model(order=order, smoothing=smoothing)
+    seen = {gram for s in SENTENCES for grams in _padded_grams(s, order) for gram in grams}
+    test = [["the", "cat", "ran", "fast"], ["zebra", "sat"], ["a", "dog", "sat"], ["the", "cat", "sat"]]
+    expected = [sum(1 for _ in itertools.takewhile(lambda gram: gram in seen, grams))  # j-grams grow from the token
+                for s in test for grams in _padded_grams(s, order)]
+    assert model.matched_orders(stream(test)).tolist() == expected
+    assert expected[:6] == [4, 4, 2, 3, 4, 0]  # by hand: "the cat" opens a sentence; "zebra" was never seen
+    lower = ten_word_model(order=2, smoothing=smoothing)  # an order-j model sees the same j-grams
+    assert lower.matched_orders(stream(test)).tolist() == [min(m, 2) for m in expected]
 
 
 def test_cross_check_with_nltk_kneser_ney_interpolated():
