@@ -56,8 +56,8 @@ def open_teacher(path: str, device) -> Run:
     """The teacher: a GPT language-model run, in eval mode on `device`."""
     teacher = load_run(path, device, expect="lm", command="lmlab distill")
     if teacher.family != "gpt":
-        raise UserError(f"{path} is a {lm_family(teacher.family).display_name} run; `lmlab distill` needs a GPT "
-                        f"teacher (`lmlab train`)")
+        raise UserError(f"{path} is not a GPT run (its model: {lm_family(teacher.family).display_name}); "
+                        f"`lmlab distill` needs a GPT teacher (`lmlab train`)")
     return teacher
 
 

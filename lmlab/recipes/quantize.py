@@ -37,7 +37,8 @@ def open_source(path: str) -> Run:
     """The run to quantize: a GPT language-model run with its original weights."""
     run = load_run(path, "cpu", expect="lm", command="lmlab quantize")
     if run.family != "gpt":
-        raise UserError(f"{path} is a {lm_family(run.family).display_name} run; `lmlab quantize` reads GPT runs")
+        raise UserError(f"{path} is not a GPT run (its model: {lm_family(run.family).display_name}); "
+                        f"`lmlab quantize` reads GPT runs")
     if "quantized" in run.config:
         record = run.config["quantized"]
         raise UserError(f"{path} is already quantized ({record.get('dtype')}): quantize the run it was made "

@@ -30,9 +30,9 @@ class DistillConfig(Config):
     """How the student learns from the teacher."""
 
     teacher: str = ""  # the teacher's run folder (TEACHER_RUN of `lmlab distill`)
-    temperature: Annotated[float, POSITIVE] = 2.0  # T: teacher and student logits are divided by it in the
+    temperature: Annotated[float, POSITIVE] = 1.0  # T: teacher and student logits are divided by it in the
     # soft term
-    alpha: Annotated[float, Range(0, 1)] = 0.5  # weight of the soft term (KL to the teacher); 1 - alpha
+    alpha: Annotated[float, Range(0, 1)] = 0.9  # weight of the soft term (KL to the teacher); 1 - alpha
     # weighs the cross-entropy on the data; 0 trains on the data alone
 
 
