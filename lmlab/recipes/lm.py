@@ -84,6 +84,9 @@ def resolve_run(options: LMTrainOptions, out: Path) -> tuple[LMFamily, LMRunConf
         _check_cell(config, family)
         return family, config, None
     family = lm_family(saved["family"], str(run.config_path))
+    if "distill" in saved:  # its loss needs the teacher
+        raise UserError(f"--resume: {out} is a distilled student: continue it with `lmlab distill "
+                        f"{saved['distill']['teacher']} --out {out} --resume`")
     if options.model and options.model != family.name:
         raise UserError(f"--resume: --model {options.model} contradicts {out}, a {family.display_name} run")
     if family.training == "counted":

@@ -2,7 +2,8 @@
 
     config.json         model + training + data config, lmlab version, format version
     tokenizer.json      the tokenizer the model was trained with
-    model.safetensors   weights (safetensors: no pickle, so loading runs no code)
+    model.safetensors   weights (safetensors: no pickle, so loading runs no code); `lmlab quantize`
+                        writes them as bf16, or as int8 with a float32 scale per row
     trainer_state.pt    optimizer, step, RNG states; read with torch.load(weights_only=True)
     metrics.jsonl       one JSON object per logged step / evaluation
     loss.png            the curves

@@ -46,6 +46,8 @@ def test_a_student_samples_evaluates_and_resumes_like_any_run(teacher, tmp_path,
     out = tmp_path / "student"
     run(["distill", teacher, "--out", out, "--preset", "tiny", "--max-steps", "4"], capsys)
     run(["distill", teacher, "--out", out, "--preset", "tiny", "--max-steps", "6", "--resume"], capsys)
+    assert main(["train", "--out", str(out), "--resume", "--max-steps", "8"]) == 2  # its loss needs the teacher
+    assert "is a distilled student: continue it with `lmlab distill" in capsys.readouterr().err
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "val_loss" in r] == [4, 6]
     assert json.loads(run(["eval", out, "--json"], capsys))["tokens"] > 1000
