@@ -230,8 +230,9 @@ def _tables(students: dict, teacher: dict, formats: dict) -> list[tuple[str, str
     rows = [["teacher", teacher["parameters"], f"{teacher['val_loss']:.3f}", f"{teacher['seconds']:.1f}"]]
     for width, runs in students.items():
         for arm in ARMS:
+            seconds = mean_std([r["seconds"] for r in runs[arm]])[0]
             rows.append([f"n_embd {width}, {arm}", runs[arm][0]["parameters"],
-                         spread([r["val_loss"] for r in runs[arm]]), f"{mean_std([r['seconds'] for r in runs[arm]])[0]:.1f}"])
+                         spread([r["val_loss"] for r in runs[arm]]), f"{seconds:.1f}"])
     base = formats["float32"]
     compressed = [[name, f"{f['bytes'] / 1e6:.3f}", f"{base['bytes'] / f['bytes']:.2f}x", f"{f['val_loss']:.4f}",
                    f"{perplexity(f['val_loss']):.3f}", f"{f['agreement']:.2%}",

@@ -93,6 +93,7 @@ class DistillOptions(TrainingOptions):
     teacher: str = field(metadata=positional(metavar="TEACHER_RUN"))  # GPT run folder of the teacher
     # (`lmlab train`)
     data: Optional[str] = None  # text to distil on (default: the teacher's corpus, split as the teacher's was)
+    out: Optional[str] = None  # run folder of the student (default: runs/NAME-student, NAME the teacher's folder)
     temperature: Optional[float] = field(default=None, metadata=from_config("distill.temperature"))
     alpha: Optional[float] = field(default=None, metadata=from_config("distill.alpha"))
 
