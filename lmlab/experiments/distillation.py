@@ -169,11 +169,14 @@ def _plot(students: dict, teacher: dict, path: Path) -> None:
         sizes = [students[w][arm][0]["parameters"] for w in students]
         losses = [mean_std([r["val_loss"] for r in students[w][arm]])[0] for w in students]
         axes[0, 0].plot(sizes, losses, style, label=f"student, {arm}")
-        for width, runs in students.items():
+        for color, (width, runs) in enumerate(students.items()):
             x, y = zip(*_mean_curve(runs[arm], "time_curve"))
-            axes[0, 1].plot(x, y, style, markersize=3, label=f"n_embd {width}, {arm}")
+            axes[0, 1].plot(x, y, style, color=f"C{color}", markersize=3, label=f"n_embd {width}, {arm}")
     axes[0, 0].plot([teacher["parameters"]], [teacher["val_loss"]], "k*", markersize=10, label="teacher")
+    sizes = [runs["distilled"][0]["parameters"] for runs in students.values()] + [teacher["parameters"]]
     axes[0, 0].set(xscale="log", xlabel="parameters", ylabel="validation loss (nats/char)")
+    axes[0, 0].set_xticks(sizes, [f"{size / 1e3:.0f}k" for size in sizes], minor=False)
+    axes[0, 0].set_xticks([], minor=True)
     axes[0, 1].set(xlabel="training seconds (distilled: with the teacher's forward pass)", ylabel="validation loss")
     save_figure(fig, axes, path)
 
@@ -251,8 +254,8 @@ def run(lab: Lab, settings: DistillationSettings) -> Report:
     students = _students(lab, settings, folder)
     formats = _compression(lab, settings, folder)
     _plot(students, teacher, lab.path / "distillation.png")
-    setup = (f"Teacher: {settings.n_layer} layers, n_embd {settings.n_embd}, {settings.teacher_steps} steps. Students: "
-             f"{settings.describe()} The students differ from the teacher in n_embd ({settings.widths}); each seed "
+    setup = (f"{settings.describe()} The teacher has this shape and trains {settings.teacher_steps} steps (seed 0); "
+             f"the students differ from it only in n_embd ({settings.widths}: narrower heads, the same depth). Each seed "
              f"trains one data-only and one distilled student (T = {settings.temperature:g}, alpha = "
              f"{settings.alpha:g}) from the same initial weights on the same batches. Compression: the teacher's "
              f"weights through `lmlab quantize`, scored on the first {settings.eval_tokens:,} validation tokens; "
