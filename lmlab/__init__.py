@@ -43,6 +43,9 @@ _EXPORTS = {
     "train_word2vec": "lmlab.embeddings.word2vec",
     "WordVectors": "lmlab.embeddings.vectors",
     "load_vectors": "lmlab.embeddings.vectors",
+    "distillation_loss": "lmlab.train.distill",
+    "quantize_rows": "lmlab.nn.quantize",
+    "dequantize_rows": "lmlab.nn.quantize",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -7,6 +7,9 @@
     bert-pretrain   lmlab bert pretrain        BertForPreTraining                 tokenizer.json
     word2vec        lmlab word2vec train       WordVectors                        (its vocabulary)
 
+A language-model run written by `lmlab quantize` says so in config.json (``"quantized": {"dtype":
+"int8" | "bf16", ...}``): its weights are loaded as bf16, or as int8 dequantized to float32.
+
 Every command that takes a RUN opens it here and names the kinds it accepts, so a run of another
 kind is refused with one line that says what it is and what the command needs. Runs written
 before the `kind` key existed still open (`lmlab.train.checkpoint.with_kind`).
@@ -54,6 +57,8 @@ def _language_model(folder: RunFolder, config: dict):
     model.check_tokenizer(tokenizer)
     if family.training == "counted":  # counts, not weights
         model.load_state_dict(folder.load_arrays(), str(folder.model_path))
+    elif "quantized" in config:  # `lmlab quantize`: bf16, or int8 dequantized on load
+        folder.load_compressed(model, config["quantized"]["dtype"])
     else:
         folder.load_model(model)
     return model, tokenizer, None

@@ -23,6 +23,7 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "local-attention": "lmlab.experiments.local_attention",
     "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
     "decoding": "lmlab.experiments.decoding",
+    "distillation": "lmlab.experiments.distillation",
 }
 
 

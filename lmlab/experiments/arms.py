@@ -69,17 +69,19 @@ def arm_config(training: TrainingSettings, seed: int, config_class: type = GPTCo
     return config
 
 
-def train_arm(lab, key: str, config: LMRunConfig, family: LMFamily | None = None, measure=None, watch=None) -> dict:
+def train_arm(lab, key: str, config: LMRunConfig, family: LMFamily | None = None, measure=None, watch=None,
+              training_loss=None) -> dict:
     """Train one arm as part `key` of the lab; `measure(model, folder)` adds numbers read from the
     trained model (its validation ids are in folder/data/val.npy); `watch(model, step)` is called
-    at step 0 and after every step (`lm.fit`), to record how something changes during training.
+    at step 0 and after every step (`lm.fit`), to record how something changes during training;
+    `training_loss(model, batch)` replaces the model's own loss (a distilled student's).
 
     Returns {"val_loss", "train_loss", "curve": [[step, val_loss]], "train_curve", "seconds", ...}.
     A Ctrl-C inside the training (the Trainer saves and stops) stops the whole experiment."""
     family = family or lm_family("gpt")
 
     def compute(folder: Path) -> dict:
-        summary = lm.fit(family, config, folder, lab.context, watch=watch)
+        summary = lm.fit(family, config, folder, lab.context, watch=watch, training_loss=training_loss)
         if summary["interrupted"]:
             raise KeyboardInterrupt
         records = RunFolder(folder).read_metrics()

@@ -33,7 +33,7 @@ from lmlab.generate.sampling import SamplingConfig, generate
 from lmlab.generate.streaming import TextStream
 from lmlab.outputs import mark_folder
 from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
-                                  saved_run, say)
+                                  saved_run, say, sections)
 from lmlab.recipes.families import DEFAULT_FAMILY, DataConfig, LMFamily, LMRunConfig, lm_family
 from lmlab.recipes.options import EvalOptions, LMTrainOptions, SampleOptions
 from lmlab.runs import load_run
@@ -84,6 +84,9 @@ def resolve_run(options: LMTrainOptions, out: Path) -> tuple[LMFamily, LMRunConf
         _check_cell(config, family)
         return family, config, None
     family = lm_family(saved["family"], str(run.config_path))
+    if "distill" in saved:  # its loss needs the teacher
+        raise UserError(f"--resume: {out} is a distilled student: continue it with `lmlab distill "
+                        f"{saved['distill']['teacher']} --out {out} --resume`")
     if options.model and options.model != family.name:
         raise UserError(f"--resume: --model {options.model} contradicts {out}, a {family.display_name} run")
     if family.training == "counted":
@@ -113,7 +116,11 @@ def _prepare_data(config: LMRunConfig, run: RunFolder) -> tuple[Tokenizer, dict]
 
 # --- lmlab train -------------------------------------------------------------------------------------
 def train_command(options: LMTrainOptions) -> None:
-    summary = run_distributed(train, options)
+    finish_training(run_distributed(train, options), options)
+
+
+def finish_training(summary: dict | None, options) -> None:
+    """A training command's last line on rank 0 (the step, the best validation loss), and --json's summary."""
     if summary is not None:
         best = summary["best_val_loss"]
         say(f"done: step {summary['step']}"
@@ -136,10 +143,12 @@ def train(options: LMTrainOptions, context: distributed.Context) -> dict:
 
 
 def fit(family: LMFamily, config: LMRunConfig, out: Path, context: distributed.Context, preset: str = "",
-        resume: bool = False, watch: Callable[[torch.nn.Module, int], None] | None = None) -> dict:
+        resume: bool = False, watch: Callable[[torch.nn.Module, int], None] | None = None,
+        training_loss: Callable | None = None) -> dict:
     """Prepare the data (a new run), build the model, train it into `out`; the summary of `Trainer.fit`.
     `watch(model, step)` is called before the first step (step 0) and after every optimizer step:
-    the lab reads the model while it trains."""
+    the lab reads the model while it trains. `training_loss(model, batch)` replaces the model's own
+    loss for the gradient (`lmlab distill`). Every section of `config` is saved in config.json."""
     run = RunFolder(out)
     if context.is_main and not resume:
         tokenizer, split_record = _prepare_data(config, run)
@@ -147,8 +156,8 @@ def fit(family: LMFamily, config: LMRunConfig, out: Path, context: distributed.C
         if family.training == "counted":  # sentences end at the tokenizer's end-of-text
             config.model.eos_id = -1 if tokenizer.eot_id is None else tokenizer.eot_id
         run.write_config({"kind": "lm", "family": family.name, "preset": preset,
-                          "model": config_to_dict(config.model), "train": config_to_dict(config.train),
-                          "data": config_to_dict(config.data), "data_split": split_record})
+                          **{name: config_to_dict(part) for name, part in sections(config).items()},
+                          "data_split": split_record})
     distributed.barrier(context)
     tokenizer = run.load_tokenizer()
     config.model.vocab_size = tokenizer.vocab_size
@@ -175,7 +184,7 @@ def fit(family: LMFamily, config: LMRunConfig, out: Path, context: distributed.C
                                                                 context.rank, context.world_size)
     on_step_end = (lambda step, loss: watch(model, step)) if watch is not None else None  # noqa: E731
     trainer = Trainer(model, t, run, train_batches=train_batches, eval_batches=lambda: eval_set, context=context,
-                      on_step_end=on_step_end)
+                      on_step_end=on_step_end, training_loss=training_loss)
     if resume:
         trainer.resume()
         if context.is_main:

@@ -80,6 +80,39 @@ class LMTrainOptions(TrainingOptions):
 
 
 @options
+class DistillOptions(TrainingOptions):
+    """Train a smaller GPT (the student) on a teacher run's text, split and tokenizer, learning from the
+    teacher's soft targets: alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy
+    (Hinton et al., 2015). The student is an ordinary language-model run (`sample`, `eval`, `quantize`
+    open it); --alpha 0 trains the same student on the data alone."""
+
+    presets: ClassVar[str] = "lmlab.recipes.distill:PRESETS"
+    default_preset: ClassVar[str] = "quarter"
+    config_classes: ClassVar[dict] = {"train": TRAIN_CONFIG, "distill": "lmlab.train.distill:DistillConfig"}
+
+    teacher: str = field(metadata=positional(metavar="TEACHER_RUN"))  # GPT run folder of the teacher
+    # (`lmlab train`)
+    data: Optional[str] = None  # text to distil on (default: the teacher's corpus, split as the teacher's was)
+    out: Optional[str] = None  # run folder of the student (default: runs/NAME-student, NAME the teacher's folder)
+    temperature: Optional[float] = field(default=None, metadata=from_config("distill.temperature"))
+    alpha: Optional[float] = field(default=None, metadata=from_config("distill.alpha"))
+
+
+@options
+class QuantizeOptions:
+    """Write a GPT run's weights in less space, as a new run: bf16 (every weight rounded to bfloat16,
+    half the file) or int8 (weight-only: every matrix as int8 with one float32 scale per row, about a
+    quarter). `sample`, `eval` and `profile` open the new run; int8 weights are dequantized to float32
+    when it is loaded, bf16 ones compute in bf16."""
+
+    run: str = field(metadata=positional())  # GPT run folder (`lmlab train`, `lmlab distill`)
+    dtype: Literal["int8", "bf16"] = "int8"  # how the weights are stored
+    out: str = field(metadata=flag("--out", "DIR"))  # the run folder to write (new or empty)
+    force: bool = False  # write into a folder that holds other files (beside them: never over one of them)
+    json: bool = False  # print one JSON object {"dtype", "bytes_before", "bytes_after", "ratio"} on stdout
+
+
+@options
 class BeamOptions(OnDevice):
     beams: Annotated[int, AT_LEAST_ONE] = 4  # beam width; 1 is greedy
     length_penalty: Annotated[float, NON_NEGATIVE] = 0.6  # GNMT length penalty alpha; 0 ranks by log-probability

@@ -2,7 +2,8 @@
 
     config.json         model + training + data config, lmlab version, format version
     tokenizer.json      the tokenizer the model was trained with
-    model.safetensors   weights (safetensors: no pickle, so loading runs no code)
+    model.safetensors   weights (safetensors: no pickle, so loading runs no code); `lmlab quantize`
+                        writes them as bf16, or as int8 with a float32 scale per row
     trainer_state.pt    optimizer, step, RNG states; read with torch.load(weights_only=True)
     metrics.jsonl       one JSON object per logged step / evaluation
     loss.png            the curves
@@ -26,6 +27,7 @@ from safetensors.torch import load_model, safe_open, save_model
 from lmlab import __version__
 from lmlab.errors import UserError
 from lmlab.io import atomic_write, atomic_write_json, atomic_write_text, read_text
+from lmlab.nn.quantize import compress_state, expand_state, tied_names
 from lmlab.outputs import KINDS, kind_name, with_kind
 from lmlab.tokenizers import Tokenizer
 
@@ -120,6 +122,38 @@ class RunFolder:
         if missing or unexpected:
             raise UserError(f"{self.model_path}: weights do not fit the model in config.json "
                             f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+
+    def save_compressed(self, model: torch.nn.Module, dtype: str, step: int) -> None:
+        """The weights as bf16, or int8 with a scale per row (`lmlab.nn.quantize`): `lmlab quantize`."""
+        from safetensors.torch import save_file
+
+        tensors = compress_state(unwrap(model).state_dict(), dtype)
+        metadata = {"format_version": str(RUN_FORMAT_VERSION), "step": str(step), "dtype": dtype}
+        atomic_write(self.model_path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+    def load_compressed(self, model: torch.nn.Module, dtype: str) -> None:
+        """Load weights written by `save_compressed` into `model`: int8 dequantized to float32 on load
+        (the model computes in float32), bf16 kept (the model is cast to bf16 and computes in it)."""
+        from safetensors.torch import load_file
+
+        if not self.model_path.is_file():
+            raise UserError(f"{self.model_path} is missing: the run has no saved weights yet")
+        try:
+            state = expand_state(load_file(str(self.model_path)))
+        except (SafetensorError, OSError) as error:
+            raise UserError(f"{self.model_path}: not a readable safetensors file ({error})") from None
+        model = unwrap(model)
+        if dtype == "bf16":
+            model.to(torch.bfloat16)
+        expected = set(model.state_dict()) - tied_names(model.state_dict())
+        if set(state) != expected:
+            raise UserError(f"{self.model_path}: weights do not fit the model in config.json (missing "
+                            f"{sorted(expected - set(state))[:3]}, unexpected {sorted(set(state) - expected)[:3]})")
+        try:
+            model.load_state_dict(state, strict=False)
+        except RuntimeError as error:  # shape mismatch
+            raise UserError(f"{self.model_path}: weights do not fit the model in config.json "
+                            f"({str(error).splitlines()[0]})") from None
 
     def save_arrays(self, arrays: dict, step: int) -> None:
         """Numpy arrays (a counted model such as the n-gram's) as model.safetensors."""

@@ -78,6 +78,11 @@ class TrainConfig(Config):
             check_available()
 
 
+def own_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """The model's own training loss: ``model(*batch)`` returns ``(logits, loss)``."""
+    return model(*batch)[1]
+
+
 class NonFiniteLoss(UserError):
     """The loss or the gradient became nan or inf: a training failure the user fixes with settings."""
 
@@ -111,14 +116,18 @@ class Trainer:
     """Train `model` on `train_batches(step) -> list of micro-batches` into `run` (a RunFolder).
 
     `on_step_end(step, loss)` runs after every step; a record it returns (a classifier's dev scores)
-    is logged beside the trainer's own (rank 0)."""
+    is logged beside the trainer's own (rank 0). `training_loss(model, batch)` is the loss the
+    gradient follows (default: the model's own, ``model(*batch)[1]``; distillation adds the
+    teacher's soft targets, `lmlab.train.distill`); evaluation always reports the model's own loss."""
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig, run: RunFolder,
                  train_batches: Callable[[int], list[Batch]],
                  eval_batches: Callable[[], Iterable[Batch]] | None = None,
                  context: distributed.Context | None = None,
-                 on_step_end: Callable[[int, float], dict | None] | None = None) -> None:
+                 on_step_end: Callable[[int, float], dict | None] | None = None,
+                 training_loss: Callable[[torch.nn.Module, Batch], torch.Tensor] | None = None) -> None:
         self.config, self.run = config, run
+        self.training_loss = training_loss or own_loss
         self.context = context or distributed.Context()
         if self.context.is_main:
             run.path.mkdir(parents=True, exist_ok=True)
@@ -218,8 +227,7 @@ class Trainer:
             # DDP: all-reduce gradients only once, after the last micro-batch.
             sync = contextlib.nullcontext() if last or not self.context.distributed else self.wrapped.no_sync()
             with sync, self._precision():
-                _, loss = self.wrapped(*batch)
-                loss = loss / len(micro_batches)
+                loss = self.training_loss(self.wrapped, batch) / len(micro_batches)
             loss.backward()
             total_loss += loss.detach()
             tokens += batch[0].numel()
