@@ -1,13 +1,14 @@
 """A synthetic memory task for recurrent models: recall the token read k steps back.
 
-Each sequence is k + 1 tokens: a key symbol, k - 1 distractor symbols drawn from the same
-alphabet, and a recall marker; the only target is the key, at the marker:
+Each sequence is k + 1 tokens: a key symbol, k - 1 fillers (a blank token, or with
+`distractors` random symbols of the key's own alphabet) and a recall marker; the only target is
+the key, at the marker:
 
-    ids      key  d_1  d_2 ... d_{k-1}  <recall>        (symbols 0..S-1, the marker is S)
+    ids      key  d_1  d_2 ... d_{k-1}  <recall>        (symbols 0..S-1, the marker S, the blank S + 1)
     targets   -1   -1   -1 ...   -1       key            (-1: ignored by the loss)
 
-So the model must carry the key k steps through its state while it reads tokens that look just
-like it. Chance is 1 / S. A cell whose gradient vanishes over k steps gets no signal from the
+So the model must carry the key k steps through its state (with distractors, while it reads
+tokens that look just like it). Chance is 1 / S. A cell whose gradient vanishes over k steps gets no signal from the
 loss to the key: it stays at chance. The batches are a function of (seed, step), as the
 Trainer's contract asks; the model is trained by `lmlab.train.Trainer`, the library's one loop.
 """
@@ -32,6 +33,7 @@ class CopyTask:
 
     lag: int  # k: how many steps back the key is from the recall marker (>= 1)
     symbols: int = 8  # S: the key's alphabet (chance is 1 / S)
+    distractors: bool = False  # the k - 1 tokens between key and marker: random symbols, or else a blank
     batch_size: int = 32
     steps: int = 400
     lr: float = 3e-3
@@ -40,8 +42,10 @@ class CopyTask:
 
 
 def copy_batch(task: CopyTask, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, targets), each (B, k + 1): key, k - 1 distractors, marker; the key is the last target."""
+    """(ids, targets), each (B, k + 1): key, k - 1 fillers, marker; the key is the last target."""
     ids = torch.randint(0, task.symbols, (batch_size, task.lag + 1), generator=generator)  # (B, k + 1)
+    if not task.distractors:
+        ids[:, 1:-1] = task.symbols + 1  # the blank
     ids[:, -1] = task.symbols  # the recall marker
     targets = torch.full_like(ids, -1)
     targets[:, -1] = ids[:, 0]
@@ -70,7 +74,7 @@ def accuracy(model: RNNLM, task: CopyTask) -> float:
 
 def copy_model(task: CopyTask, cell: str) -> RNNLM:
     """One layer of `cell`, embeddings as wide as the state, no carried state (each sequence stands alone)."""
-    config = RNNLMConfig(vocab_size=task.symbols + 1, cell=cell, block_size=task.lag + 1, n_embd=task.n_hidden,
+    config = RNNLMConfig(vocab_size=task.symbols + 2, cell=cell, block_size=task.lag + 1, n_embd=task.n_hidden,
                          n_hidden=task.n_hidden, n_layer=1, carry_state=False)
     return RNNLM(config)
 

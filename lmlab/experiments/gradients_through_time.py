@@ -69,9 +69,10 @@ class GradientSettings(TrainingSettings):
     measure_batch: int = 8  # validation windows per measurement
     radii: str = "0.5,1.0,1.5"  # spectral radii of W_hh for the plain RNN
     lags: str = "5,10,20,40"  # copy task: how far back the key is
-    copy_steps: int = 400  # training steps per copy-task model
+    copy_steps: int = 1000  # training steps per copy-task model
     copy_hidden: int = 32  # state width of the copy-task models
     copy_symbols: int = 8  # the key's alphabet (chance = 1 / copy_symbols)
+    copy_distractors: bool = False  # random symbols between the key and the marker instead of a blank
     copy_seeds: int = 3
 
     def validate(self) -> None:
@@ -83,7 +84,7 @@ class GradientSettings(TrainingSettings):
 PRESETS = {
     "tiny": GradientSettings(corpus="pydoc", n_embd=16, n_hidden=32, block_size=16, batch_size=8, steps=20,
                              eval_every=10, eval_batches=2, seeds=1, measure_length=24, measure_batch=2,
-                             lags="2,8", copy_steps=30, copy_hidden=16, copy_seeds=1),
+                             lags="3,10", copy_steps=300, copy_hidden=16, copy_seeds=1),
     "default": GradientSettings(steps=300, seeds=2),
 }
 
@@ -225,10 +226,25 @@ def radius_arm(lab: Lab, settings: GradientSettings, rho: float, clip: bool, see
 
 
 def copy_arm(lab: Lab, settings: GradientSettings, cell: str, lag: int, seed: int) -> dict:
-    task = copy_task.CopyTask(lag=lag, symbols=settings.copy_symbols, steps=settings.copy_steps,
-                              n_hidden=settings.copy_hidden)
+    task = copy_task.CopyTask(lag=lag, symbols=settings.copy_symbols, distractors=settings.copy_distractors,
+                              steps=settings.copy_steps, n_hidden=settings.copy_hidden)
     return lab.part(f"copy-{cell}-k{lag}-seed{seed}",
                     lambda folder: copy_task.train_on_copy_task(task, cell, seed, folder, lab.context))
+
+
+def _setup(settings: GradientSettings) -> str:
+    filler = "random symbols" if settings.copy_distractors else "blanks"
+    return (f"One-layer RNN, LSTM and GRU language models (n_embd {settings.n_embd}, {settings.n_hidden} units; "
+            f"LSTM forget bias 1 as lmlab initialises it), {settings.steps} steps at lr {settings.lr:g}, batch "
+            f"{settings.batch_size}, block {settings.block_size}, no carried state, on `{settings.corpus}` "
+            f"characters, seeds 0..{settings.seeds - 1}. Gradients: L = the loss at the last position of "
+            f"{settings.measure_batch} validation windows of {settings.measure_length} characters; dL/dh_t by "
+            f"`torch.autograd.grad` at each step's state (`lmlab.nn.rnn.recorded_states`), ||.|| averaged over the "
+            f"windows; per-step factor = exp of the slope of log||dL/dh|| over distances >= 1. RNN arms: W_hh "
+            f"rescaled to spectral radius rho, trained with the gradient norm clipped at 1 or unclipped (non-finite "
+            f"steps skipped). Copy task: key, k - 1 {filler}, marker; {settings.copy_symbols} symbols (chance "
+            f"{1 / settings.copy_symbols:.3f}), one layer of {settings.copy_hidden} units, {settings.copy_steps} "
+            f"steps at lr 3e-3, seeds 0..{settings.copy_seeds - 1}, accuracy on 512 held-out sequences.")
 
 
 def run(lab: Lab, settings: GradientSettings) -> Report:
@@ -241,18 +257,7 @@ def run(lab: Lab, settings: GradientSettings) -> Report:
     numbers = {"cells": cells, "radii": radii, "copy": {cell: {str(k): v for k, v in by_lag.items()}
                                                         for cell, by_lag in copying.items()}}
     plot(cells, radii, copying, settings, lab.path / "gradients-through-time.png")
-    setup = (f"One-layer RNN, LSTM and GRU language models (n_embd {settings.n_embd}, {settings.n_hidden} units; "
-             f"LSTM forget bias 1 as lmlab initialises it), {settings.steps} steps at lr {settings.lr:g}, batch "
-             f"{settings.batch_size}, block {settings.block_size}, no carried state, on `{settings.corpus}` characters, "
-             f"seeds 0..{settings.seeds - 1}. Gradients: L = the loss at the last position of {settings.measure_batch} "
-             f"validation windows of {settings.measure_length} characters; dL/dh_t by `torch.autograd.grad` at each "
-             f"step's state (`lmlab.nn.rnn.recorded_states`), ||.|| averaged over the windows; per-step factor = exp "
-             f"of the slope of log||dL/dh|| over distances >= 1. RNN arms: W_hh rescaled to spectral radius rho, "
-             f"trained with the gradient norm clipped at 1 or unclipped (non-finite steps skipped). Copy task: key, "
-             f"k - 1 distractors, marker; {settings.copy_symbols} symbols (chance {1 / settings.copy_symbols:.3f}), "
-             f"{settings.copy_hidden} units, {settings.copy_steps} steps, seeds 0..{settings.copy_seeds - 1}, "
-             f"accuracy on 512 held-out sequences.")
-    return Report(setup, numbers, answer(cells, radii, copying, settings), tables(cells, radii, copying, settings),
+    return Report(_setup(settings), numbers, answer(cells, radii, copying, settings), tables(cells, radii, copying, settings),
                   [("gradients-through-time.png", "||dL/dh_t|| against distance for each cell at step 0 and trained; "
                     "the RNN at spectral radius rho against the linearised (W_hh^T)^k; gradient norms during training "
                     "with and without clipping; copy-task accuracy against k")])
