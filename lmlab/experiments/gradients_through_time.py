@@ -7,9 +7,9 @@ is carried by the forget gate, dL/dC_{t-1} ≈ f_t dL/dC_t; 000 and 001 say the 
 vanishing gradient. Measured with lmlab's own cells (`lmlab.nn.rnn`, `recorded_states` exposes
 each step's state), L being the loss at the last position of a validation window only:
 
-1. **||dL/dh_t|| against distance** T-1-t for an RNN, an LSTM and a GRU language model, at
+1. **‖dL/dh_t‖ against distance** T-1-t for an RNN, an LSTM and a GRU language model, at
    initialisation (step 0) and after training, and its per-step factor (a log-linear fit).
-   For the LSTM also ||dL/dc_t||, the mean forget gate f_t, and how much of dL/dc_{t-1} is the
+   For the LSTM also ‖dL/dc_t‖, the mean forget gate f_t, and how much of dL/dc_{t-1} is the
    forget-gate path f_t ⊙ dL/dc_t.
 2. **Spectral radius.** RNNs whose W_hh is rescaled to spectral radius rho (`radii`), against the
    linearised RNN (h = 0, tanh' = 1), whose gradient k steps back is (W_hh^T)^k g exactly.
@@ -250,15 +250,17 @@ def _setup(settings: GradientSettings) -> str:
 def run(lab: Lab, settings: GradientSettings) -> Report:
     seeds = range(settings.seeds)
     cells = {cell: [cell_arm(lab, settings, cell, seed) for seed in seeds] for cell in CELLS}
-    radii = {f"rho={rho:g}, {'clip' if clip else 'no clip'}": [radius_arm(lab, settings, rho, clip, seed) for seed in seeds]
+    radii = {f"rho={rho:g}, {'clip' if clip else 'no clip'}": [radius_arm(lab, settings, rho, clip, seed)
+                                                                 for seed in seeds]
              for rho in _floats(settings.radii) for clip in (True, False)}
     copying = {cell: {lag: [copy_arm(lab, settings, cell, lag, seed)["accuracy"] for seed in range(settings.copy_seeds)]
                       for lag in _ints(settings.lags)} for cell in CELLS}
     numbers = {"cells": cells, "radii": radii, "copy": {cell: {str(k): v for k, v in by_lag.items()}
                                                         for cell, by_lag in copying.items()}}
     plot(cells, radii, copying, settings, lab.path / "gradients-through-time.png")
-    return Report(_setup(settings), numbers, answer(cells, radii, copying, settings), tables(cells, radii, copying, settings),
-                  [("gradients-through-time.png", "||dL/dh_t|| against distance for each cell at step 0 and trained; "
+    return Report(_setup(settings), numbers, answer(cells, radii, copying, settings),
+                  tables(cells, radii, copying, settings),
+                  [("gradients-through-time.png", "‖dL/dh_t‖ against distance for each cell at step 0 and trained; "
                     "the RNN at spectral radius rho against the linearised (W_hh^T)^k; gradient norms during training "
                     "with and without clipping; copy-task accuracy against k")])
 

@@ -34,7 +34,8 @@ def _structure_answer(arms: dict) -> str:
     short = gpt["by_length"][0]["length"]
     return (f"One forward over T tokens: the GPT makes {gpt['structure']['calls']} sequential block calls at T={short} "
             f"and {gpt['structure_long']['calls']} at T={2 * short}, each on all {gpt['structure']['positions']} (then "
-            f"{gpt['structure_long']['positions']}) positions at once; the LSTM makes {lstm['structure']['calls']} cell "
+            f"{gpt['structure_long']['positions']}) positions at once; the LSTM makes "
+            f"{lstm['structure']['calls']} cell "
             f"calls at T={short} and {lstm['structure_long']['calls']} at T={2 * short}, each on "
             f"{lstm['structure']['positions']} position: its chain of steps grows with T, the GPT's does not.")
 
@@ -48,7 +49,8 @@ def _training_answer(arms: dict, settings) -> list[str]:
     slower = max(ARMS, key=at_b.get)
     gflops = {name: flops_per_s(rows[name][-1], settings) / 1e9 for name in ARMS}
     return [f"Training step from T={a} to T={b} ({b // a}x the tokens): the GPT's time grows {growth['GPT']:.1f}x, "
-            f"the LSTM's {growth['LSTM']:.1f}x. At T={b} a step takes {at_b['GPT']:.3f} s (GPT) vs {at_b['LSTM']:.3f} s "
+            f"the LSTM's {growth['LSTM']:.1f}x. At T={b} a step takes {at_b['GPT']:.3f} s (GPT) vs "
+            f"{at_b['LSTM']:.3f} s "
             f"(LSTM): the {quicker} is {at_b[slower] / at_b[quicker]:.1f}x faster at equal parameters.",
             f"Achieved training FLOP/s at T={b}: GPT {gflops['GPT']:.1f} G, LSTM {gflops['LSTM']:.1f} G: the GPT's "
             f"work is a few large matrix products over all B·T positions, the LSTM's T small (B x H) ones in a row."]
