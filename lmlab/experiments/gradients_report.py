@@ -79,6 +79,8 @@ def _radius_answer(radii: dict) -> list[str]:
               f"text at step 0, where tanh saturates and each step also multiplies by diag(1 - h^2) < 1: {text}."]
     for name, runs in clipped.items():
         rho = name.split(",")[0]
+        if f"{rho}, no clip" not in radii:
+            continue
         free = radii[f"{rho}, no clip"]
         answer.append(verdict("clipped", [r["val_loss"] for r in runs], "unclipped", [r["val_loss"] for r in free],
                               f"{rho}, validation loss clipped at 1 vs unclipped")
@@ -151,8 +153,9 @@ def plot(cells: dict, radii: dict, copying: dict, settings, path) -> None:
         line, = axes[0, 1].plot([g / text[0] for g in text], label=f"{rho}, on text")
         axes[0, 1].plot([g / linear[0] for g in linear], ":", color=line.get_color(), label=f"{rho}, linearised")
         axes[0, 2].plot(*zip(*runs[0]["grad_curve"]), "-", color=line.get_color(), label=name)
-        axes[0, 2].plot(*zip(*radii[f"{rho}, no clip"][0]["grad_curve"]), "--", color=line.get_color(),
-                        label=f"{rho}, no clip")
+        if f"{rho}, no clip" in radii:
+            axes[0, 2].plot(*zip(*radii[f"{rho}, no clip"][0]["grad_curve"]), "--", color=line.get_color(),
+                            label=f"{rho}, no clip")
     axes[0, 1].set(yscale="log", xlabel="distance", ylabel="‖dL/dh_t‖ / its value at distance 0 (RNN, step 0)",
                    title="spectral radius of W_hh")
     axes[0, 2].set(yscale="log", xlabel="step", ylabel="gradient norm before clipping", title="clipping at 1 (seed 0)")
