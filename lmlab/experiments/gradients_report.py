@@ -54,10 +54,16 @@ def _cell_answer(cells: dict, settings) -> list[str]:
     order = sorted(cells, key=lambda c: _mean(cells[c], "trained", "h_factor"))
     answer = [f"Per step back, ‖dL/dh_t‖ is multiplied by: at step 0 {parts['init']}; after {settings.steps} steps "
               f"{parts['trained']}. Trained, the {NAMES[order[0]]}'s gradient fades fastest and the "
-              f"{NAMES[order[-1]]}'s slowest."]
-    rho = _mean(cells["rnn"], "init", "spectral_radius")
+              f"{NAMES[order[-1]]}'s slowest on average; the most is left at distance {D} in the "
+              f"{NAMES[max(cells, key=lambda c: _left(cells[c], 'trained'))]}'s (the fit averages over distances)."]
+    rnn = cells["rnn"]
+    rho, trained_rho = _mean(rnn, "init", "spectral_radius"), _mean(rnn, "trained", "spectral_radius")
     answer.append(f"PyTorch's initialisation U(±1/sqrt(H)) gives the RNN's W_hh a spectral radius of {rho:.2f} "
-                  f"(H = {settings.n_hidden}): the plain RNN starts in the vanishing regime (< 1).")
+                  f"(H = {settings.n_hidden}): the plain RNN starts in the vanishing regime (< 1). Training takes it "
+                  f"to {trained_rho:.2f}, where the linearised RNN's gradient would grow "
+                  f"{_mean(rnn, 'trained', 'linearised_factor'):.2f}x per step, yet on text it "
+                  f"{_kind(_mean(rnn, 'trained', 'h_factor'))} ({_mean(rnn, 'trained', 'h_factor'):.3f} per step): "
+                  f"the tanh derivatives diag(1 - h^2), not W_hh alone, set the rate.")
     lstm = cells["lstm"]
     f_init, f_trained = _mean(lstm, "init", "forget_mean"), _mean(lstm, "trained", "forget_mean")
     c_trained, rest = _mean(lstm, "trained", "c_factor"), _mean(lstm, "trained", "indirect_share")
@@ -116,7 +122,8 @@ def tables(cells: dict, radii: dict, copying: dict, settings) -> list[tuple[str,
     lstm_rows = [[stage, f"{_mean(lstm, stage, 'forget_mean'):.3f}", f"{_mean(lstm, stage, 'c_factor'):.3f}",
                   f"{_left(lstm, stage, 'c'):.1e}", f"{_mean(lstm, stage, 'indirect_share'):.0%}"]
                  for stage in ("init", "trained")]
-    radius_rows = [[name, f"{_mean(runs, 'init', 'spectral_radius'):.2f}",
+    radius_rows = [[name, f"{_mean(runs, 'init', 'spectral_radius'):.2f} -> "
+                          f"{_mean(runs, 'trained', 'spectral_radius'):.2f}",
                     f"{_mean(runs, 'init', 'linearised_factor'):.3f}",
                     f"{_mean(runs, 'init', 'h_factor'):.3f}", f"{_mean(runs, 'trained', 'h_factor'):.3f}",
                     f"{max(r['max_grad_norm'] for r in runs):.3g}", f"{clipped_share(runs):.0%}",
@@ -131,7 +138,7 @@ def tables(cells: dict, radii: dict, copying: dict, settings) -> list[tuple[str,
              markdown_table(["LSTM", "mean forget gate", "‖dL/dc‖ factor", f"left at {D}",
                              "dL/dc_(t-1) not explained by f_t dL/dc_t"], lstm_rows)),
             ("RNN at spectral radius rho, trained clipped at 1 or unclipped (gradient norms before clipping)",
-             markdown_table(["arm", "spectral radius", "factor, linearised", "factor on text, step 0",
+             markdown_table(["arm", "spectral radius, step 0 -> trained", "factor, linearised (step 0)", "factor on text, step 0",
                              "factor, trained", "largest gradient norm", "steps with norm > 1", "skipped steps",
                              "validation loss"],
                             radius_rows)),
