@@ -15,10 +15,12 @@ from lmlab.errors import UserError
 CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "nonlinearity": "lmlab.experiments.nonlinearity",
     "ngram-order": "lmlab.experiments.ngram_order",
+    "gradients-through-time": "lmlab.experiments.gradients_through_time",
     "attention-scaling": "lmlab.experiments.attention_scaling",
     "score-functions": "lmlab.experiments.score_functions",
     "heads": "lmlab.experiments.heads",
     "masks": "lmlab.experiments.masks",
+    "parallelism": "lmlab.experiments.parallelism",
     "positions": "lmlab.experiments.positions",
     "local-attention": "lmlab.experiments.local_attention",
     "norms-and-residuals": "lmlab.experiments.norms_and_residuals",

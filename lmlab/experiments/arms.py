@@ -1,6 +1,7 @@
 """One arm of an experiment: a small GPT trained by `lmlab train`'s own code, then read back.
 
-An arm is a GPT preset with a few fields changed (``score="dot"``, ``pos="rope"``...). It trains
+An arm is a GPT preset with a few fields changed (``score="dot"``, ``pos="rope"``...), or an RNN,
+LSTM or GRU of the same budget (`recurrent_arm_config`). It trains
 with `lm.fit`, the function behind `lmlab train`, into its own run folder under the experiment's
 folder, so an arm is an ordinary run (`lmlab sample` and `lmlab eval` open it) and the lab has no
 training loop of its own. What the experiment keeps of an arm is a part (`Lab.part`): the
@@ -19,6 +20,7 @@ from pathlib import Path
 from lmlab.data.lm import WindowSampler, load_ids
 from lmlab.errors import UserError
 from lmlab.models.gpt import GPTConfig
+from lmlab.models.rnn_lm import RNNLMConfig
 from lmlab.recipes import lm
 from lmlab.recipes.families import GPT_PRESETS, LM_FAMILIES, LMFamily, LMRunConfig, lm_family
 from lmlab.runs import load_run
@@ -61,6 +63,23 @@ def arm_config(training: TrainingSettings, seed: int, config_class: type = GPTCo
              "block_size": training.block_size, "dropout": 0.0}
     config.model = config_class(**{**dataclasses.asdict(config.model), **shape, **model_fields})
     config.model.validate()
+    return _trained_like_every_arm(config, training, seed)
+
+
+def recurrent_arm_config(training: TrainingSettings, seed: int, cell: str, n_hidden: int,
+                         config_class: type = RNNLMConfig, **model_fields) -> LMRunConfig:
+    """An RNN, LSTM or GRU language model (`cell`) of `training`'s n_layer, n_embd and block, `n_hidden`
+    wide, trained like a GPT arm; `config_class` may be a subclass of RNNLMConfig with the arm's knob."""
+    config = copy.deepcopy(lm_family(cell).presets["cpu"])
+    shape = {"n_layer": training.n_layer, "n_embd": training.n_embd, "n_hidden": n_hidden,
+             "block_size": training.block_size, "dropout": 0.0}
+    config.model = config_class(**{**dataclasses.asdict(config.model), **shape, **model_fields})
+    config.model.validate()
+    return _trained_like_every_arm(config, training, seed)
+
+
+def _trained_like_every_arm(config: LMRunConfig, training: TrainingSettings, seed: int) -> LMRunConfig:
+    """`config` with the training budget, seed, logging and characters of `training`."""
     t = config.train
     t.batch_size, t.max_steps, t.lr, t.min_lr = training.batch_size, training.steps, training.lr, training.lr / 10
     t.warmup_steps, t.seed, t.log_every = max(1, training.steps // 10), seed, max(1, training.steps // 30)

@@ -28,6 +28,7 @@ sequences; a single step always runs the written-out cell, which is faster there
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
@@ -44,12 +45,19 @@ def rnn_step(x, h, w_ih, w_hh, b_ih, b_hh):
     return torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
 
 
+def lstm_gates(x, h, w_ih, w_hh, b_ih, b_hh):
+    """The LSTM's gates from x (B, I) and h_{t-1} (B, H): (i, f, g, o), each (B, H), activated.
+    Gate order i, f, g, o (PyTorch's)."""
+    i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=-1)
+    return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+
+
 def lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):
-    """LSTM step: x (B, I), (h, c) each (B, H) -> (h, c). Gate order i, f, g, o (PyTorch's)."""
+    """LSTM step: x (B, I), (h, c) each (B, H) -> (h, c)."""
     h, c = state
-    i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=-1)  # each (B, H)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    h = torch.sigmoid(o) * torch.tanh(c)
+    i, f, g, o = lstm_gates(x, h, w_ih, w_hh, b_ih, b_hh)
+    c = f * c + i * g
+    h = o * torch.tanh(c)
     return h, c
 
 
@@ -92,13 +100,15 @@ class Recurrent(nn.Module):
                                    dropout=dropout if num_layers > 1 else 0.0,  # (torch warns otherwise)
                                    bidirectional=bidirectional, device="meta")
         object.__setattr__(self, "_twin", twin)
+        self.recording: list[list] | None = None  # per (layer, direction): every step's state (`recorded_states`)
 
     def _suffixes(self, layer: int) -> list[str]:
         return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
 
     def forward(self, x: torch.Tensor, state=None):
-        if self.fast and x.size(1) > 1:  # one step (decoding) is a few matrix products: the loop is
-            # faster there than the fused kernels' per-call setup (9x for oneDNN's CPU LSTM)
+        # one step (decoding) is a few matrix products: the loop is faster there than the fused
+        # kernels' per-call setup (9x for oneDNN's CPU LSTM); recording states needs the loop too
+        if self.fast and x.size(1) > 1 and self.recording is None:
             self._twin.train(self.training)
             return functional_call(self._twin, dict(self.named_parameters()), (x, state))
         return self._loop(x, state)
@@ -122,6 +132,8 @@ class Recurrent(nn.Module):
                 hs = [None] * T
                 for t in order:
                     carry = step(x[:, t], carry, *weights)
+                    if self.recording is not None:
+                        self.recording[index].append(carry)
                     hs[t] = carry[0] if self.cell == "lstm" else carry
                 outputs.append(torch.stack(hs, dim=1))  # (B, T, H)
                 finals.append(carry)
@@ -131,6 +143,22 @@ class Recurrent(nn.Module):
         if self.cell == "lstm":
             return x, (torch.stack([h for h, _ in finals]), torch.stack([c for _, c in finals]))
         return x, torch.stack(finals)
+
+
+@contextmanager
+def recorded_states(layer: Recurrent):
+    """Within the block, `layer` runs its written-out loop and keeps every step's state: yields a
+    list with, per (layer, direction) in the order of the state's first axis, the states in the
+    order they were computed: h_t (B, H), or (h_t, c_t) for the LSTM.
+
+    They are nodes of the graph, so `torch.autograd.grad(loss, states)` gives dL/dh_t, the total
+    derivative through every later step. The stacked outputs cannot give it: the gradient at an
+    output is only the direct path from that output to the loss."""
+    layer.recording = [[] for _ in range(layer.num_layers * layer.directions)]
+    try:
+        yield layer.recording
+    finally:
+        layer.recording = None
 
 
 class RecurrentState:

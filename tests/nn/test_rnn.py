@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lmlab.nn.rnn import Recurrent, RecurrentState
+from lmlab.nn.rnn import STEPS, Recurrent, RecurrentState, recorded_states
 
 TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -112,3 +112,38 @@ def test_vanishing_gradient_rnn_decays_much_faster_than_lstm():
         rate = lambda g: torch.linalg.lstsq(  # noqa: E731
             torch.stack([distance, torch.ones_like(distance)], 1), g[1:41].double().log()[:, None]).solution[0, 0]
         assert math.exp(rate(rnn)) < 0.65 < 0.8 < math.exp(rate(lstm))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_recorded_states_are_the_outputs_and_give_the_total_gradient(cell):
+    """Each recorded h_t is output t; its gradient is the full dL/dh_t, checked against a finite
+    difference of h_t pushed through the rest of the sequence, which only the recorded node allows."""
+    torch.manual_seed(0)
+    layer = Recurrent(cell, 5, 7, num_layers=2).double()  # fast=True: recording must take the loop anyway
+    x = torch.randn(2, 6, 5, dtype=torch.double)
+    with recorded_states(layer) as recorded:
+        out, _ = layer(x)
+    assert layer.recording is None and [len(r) for r in recorded] == [6, 6]
+    top = [s[0] if cell == "lstm" else s for s in recorded[1]]
+    assert torch.allclose(torch.stack(top, dim=1), out)
+    weights = torch.randn_like(out)
+    loss = (out * weights).sum()
+    t = 2
+    h_t = recorded[1][t][0] if cell == "lstm" else recorded[1][t]
+    (grad,) = torch.autograd.grad(loss, [h_t])
+    assert not torch.allclose(grad, weights[:, t])  # more than the direct path from output t
+    # finite difference: rerun steps t+1.. of the top layer from a nudged h_t
+    params = [getattr(layer, name + "_l1") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    below = torch.stack([s[0] if cell == "lstm" else s for s in recorded[0]], dim=1)  # the top layer's inputs
+
+    def rest_of_loss(h):
+        carry = (h, recorded[1][t][1]) if cell == "lstm" else h
+        total = (h * weights[:, t]).sum() + (out[:, :t] * weights[:, :t]).sum()
+        for step in range(t + 1, 6):
+            carry = STEPS[cell](below[:, step], carry, *params)
+            total = total + ((carry[0] if cell == "lstm" else carry) * weights[:, step]).sum()
+        return total
+
+    direction, eps = torch.randn_like(h_t), 1e-6
+    numeric = (rest_of_loss(h_t + eps * direction) - rest_of_loss(h_t - eps * direction)) / (2 * eps)
+    assert numeric.item() == pytest.approx((grad * direction).sum().item(), rel=1e-6)
