@@ -13,6 +13,7 @@ import importlib
 from lmlab.errors import UserError
 
 CATALOG = {  # name -> module, in the order of docs/lab/README.md
+    "seeds": "lmlab.experiments.seeds",
     "attention-scaling": "lmlab.experiments.attention_scaling",
     "score-functions": "lmlab.experiments.score_functions",
     "heads": "lmlab.experiments.heads",
