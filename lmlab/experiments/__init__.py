@@ -13,7 +13,6 @@ import importlib
 from lmlab.errors import UserError
 
 CATALOG = {  # name -> module, in the order of docs/lab/README.md
-    "seeds": "lmlab.experiments.seeds",
     "attention-scaling": "lmlab.experiments.attention_scaling",
     "score-functions": "lmlab.experiments.score_functions",
     "heads": "lmlab.experiments.heads",
@@ -21,7 +20,9 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "positions": "lmlab.experiments.positions",
     "local-attention": "lmlab.experiments.local_attention",
     "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
+    "warmup-and-dropout": "lmlab.experiments.warmup_and_dropout",
     "decoding": "lmlab.experiments.decoding",
+    "seeds": "lmlab.experiments.seeds",
 }
 
 
