@@ -25,6 +25,8 @@ folder, so nothing is downloaded.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -59,13 +61,18 @@ class SeedSettings(TrainingSettings):
     classifier_epochs: int = 1  # passes over the classifier's training file
     improvement: float = 0.5  # the claimed classifier gain to size, in points of dev accuracy
     lm_improvement: float = 0.01  # the claimed GPT gain to size, in nats of validation loss
+    other_threads: int = 2  # seed 0's GPT trained for `threads_steps` on the session's threads and on this
+    # many, and compared (0: not)
+    threads_steps: int = 30  # steps of those two short runs
 
     def check_relations(self) -> None:
         super().check_relations()
         if self.classifier not in CLASSIFIERS:
             raise UserError(f"classifier={self.classifier!r}: choose one of {', '.join(CLASSIFIERS)}")
-        if self.classifier_epochs < 1 or self.improvement <= 0 or self.lm_improvement <= 0:
-            raise UserError("classifier_epochs must be >= 1, improvement and lm_improvement > 0")
+        if min(self.classifier_epochs, self.threads_steps) < 1 or self.other_threads < 0:
+            raise UserError("classifier_epochs and threads_steps must be >= 1, other_threads >= 0")
+        if self.improvement <= 0 or self.lm_improvement <= 0:
+            raise UserError("improvement and lm_improvement must be > 0")
         folder = Path(self.classifier_data).expanduser()
         if self.classifier_data != SYNTHETIC and not any((folder / f"train.{ext}").is_file()
                                                           for ext in ("tsv", "csv", "jsonl")):
@@ -76,7 +83,7 @@ class SeedSettings(TrainingSettings):
 PRESETS = {
     "tiny": SeedSettings(corpus="pydoc", n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, steps=20,
                          eval_every=10, eval_batches=2, seeds=3, classifier_preset="tiny",
-                         classifier_data=SYNTHETIC, classifier_epochs=2),
+                         classifier_data=SYNTHETIC, classifier_epochs=2, threads_steps=10),
     "default": SeedSettings(seeds=5, eval_batches=16),
 }
 
@@ -90,6 +97,17 @@ def seeds_needed(sd: float, improvement: float, z: float = 2.0) -> int:
 def resolvable_gain(sd: float, seeds: int, z: float = 2.0) -> float:
     """The smallest gain two arms of `seeds` seeds each show at `z` standard errors: z * sd * sqrt(2 / n)."""
     return z * sd * math.sqrt(2 / seeds)
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int):
+    """Run the block with `count` intra-op CPU threads (`torch.set_num_threads`), then restore them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def weight_difference(folder_a: Path, folder_b: Path) -> dict:
@@ -182,47 +200,83 @@ def _plot(gpt: list[dict], classifier: list[dict], sizes: dict, path: Path) -> N
     axes[0, 1].plot(range(len(accuracy)), accuracy, "o", label="one seed")
     axes[0, 1].plot([0], [classifier[-1]["accuracy"]], "kx", markersize=9, label="seed 0 again")
     axes[0, 1].axhspan(mean - sd, mean + sd, alpha=0.2, label="mean ± std")
+    axes[0, 1].axhline(mean, linewidth=1)
     axes[0, 1].set(xlabel="seed", ylabel="classifier dev accuracy (points)")
     size = sizes["classifier"]
     gains = [size["improvement"] * f for f in (0.25, 0.5, 1, 2, 4)]
-    axes[0, 2].plot(gains, [seeds_needed(size["sd"], g) for g in gains], "o-")
-    axes[0, 2].set(xscale="log", yscale="log", xlabel="claimed gain (accuracy points)",
+    axes[0, 2].plot(gains, [seeds_needed(size["sd"], g) for g in gains], "o-", label=f"sd = {size['sd']:.2f} points")
+    axes[0, 2].axhline(len(accuracy), color="gray", linestyle=":", label=f"{len(accuracy)} seeds (this run)")
+    axes[0, 2].set(xscale="log", yscale="log", xlabel="claimed gain d (accuracy points)",
                    ylabel="seeds per arm, n = 2 (2 sd / d)^2")
+    axes[0, 2].set_xticks(gains, [f"{g:g}" for g in gains])
+    axes[0, 2].minorticks_off()
     save_figure(fig, axes, path)
+
+
+def _repeats(lab: Lab, settings: SeedSettings) -> dict:
+    """Seed 0 against itself, against seed 1, and (GPT) against itself on `other_threads` threads."""
+    def compare(what: str, other: str) -> dict:
+        return weight_difference(lab.path / RUNS / f"{what}-seed0", lab.path / RUNS / f"{what}-{other}")
+
+    repeat = {what: {"same_seed": compare(what, "seed0-again"),
+                     "other_seed": compare(what, "seed1") if settings.seeds > 1 else None}
+              for what in ("gpt", "classifier")}
+    if settings.other_threads:
+        repeat["gpt"]["other_threads"] = {**compare("gpt-short", "seed0-threads"),
+                                          "threads": [torch.get_num_threads(), settings.other_threads]}
+    return repeat
+
+
+def _threads_sentence(repeat: dict, runs: dict) -> str:
+    other = repeat["gpt"]["other_threads"]
+    ones, more = other["threads"]
+    same = ("bit-identical" if other["identical"] else
+            f"NOT bit-identical (one weight differs by up to {other['max_abs_difference']:.2e})")
+    short, threaded = runs["short"], runs["threads"]
+    return (f"GPT, seed 0 for {short['curve'][-1][0]} steps on {more} CPU threads instead of {ones}: {same}; "
+            f"validation loss {threaded['val_loss']:.7f} vs {short['val_loss']:.7f} (a difference of "
+            f"{abs(threaded['val_loss'] - short['val_loss']):.1e}).")
+
+
+def _table(seeds: list, gpt: list[dict], classifier: list[dict]) -> str:
+    val, accuracy = [r["val_loss"] for r in gpt[:-1]], [r["accuracy"] for r in classifier[:-1]]
+    rows = [[f"seed {seed}", f"{g['val_loss']:.4f}", f"{c['accuracy']:.2f}", f"{g['seconds'] + c['seconds']:.0f}"]
+            for seed, g, c in zip(seeds + ["0 again"], gpt, classifier)]
+    rows.append(["mean ± std", spread(val, 4), spread(accuracy, 2), "-"])
+    return markdown_table(["seed", "GPT validation loss", "classifier dev accuracy (points)", "seconds"], rows)
 
 
 def run(lab: Lab, settings: SeedSettings) -> Report:
     seeds, data = list(range(settings.seeds)), classifier_data(lab, settings)
     gpt = [train_arm(lab, f"gpt-seed{seed}", arm_config(settings, seed)) for seed in lab.progress(seeds, "GPT seeds")]
     gpt.append(train_arm(lab, "gpt-seed0-again", arm_config(settings, 0)))
+    runs, short = {}, dataclasses.replace(settings, steps=settings.threads_steps, eval_every=settings.threads_steps)
+    if settings.other_threads:
+        runs["short"] = train_arm(lab, "gpt-short-seed0", arm_config(short, 0))
+        with cpu_threads(settings.other_threads):
+            runs["threads"] = train_arm(lab, "gpt-short-seed0-threads", arm_config(short, 0))
     classifier = [train_classifier(lab, f"classifier-seed{seed}", settings, data, seed)
                   for seed in lab.progress(seeds, "classifier seeds")]
     classifier.append(train_classifier(lab, "classifier-seed0-again", settings, data, 0))
-    folders = {key: lab.path / RUNS / key for key in ("gpt-seed0", "gpt-seed0-again", "gpt-seed1",
-                                                       "classifier-seed0", "classifier-seed0-again",
-                                                       "classifier-seed1")}
-    repeat = {what: {"same_seed": weight_difference(folders[f"{what}-seed0"], folders[f"{what}-seed0-again"]),
-                     "other_seed": weight_difference(folders[f"{what}-seed0"], folders[f"{what}-seed1"])
-                     if settings.seeds > 1 else None} for what in ("gpt", "classifier")}
+    repeat = _repeats(lab, settings)
     val, accuracy = [r["val_loss"] for r in gpt[:-1]], [r["accuracy"] for r in classifier[:-1]]
     sizes = {"gpt": sizing(val, settings.lm_improvement), "classifier": sizing(accuracy, settings.improvement)}
     _plot(gpt, classifier, sizes, lab.path / "seeds.png")
     answer = [_repeat_sentence(name, repeat[key])
               for name, key in (("GPT", "gpt"), (settings.classifier, "classifier"))]
+    answer += [_threads_sentence(repeat, runs)] if settings.other_threads else []
     answer += [_size_sentence("GPT validation loss", val, sizes["gpt"], "nats", 3),
                _size_sentence(f"{settings.classifier} dev accuracy", accuracy, sizes["classifier"], "points", 2)]
-    rows = [[f"seed {seed}", f"{g['val_loss']:.4f}", f"{c['accuracy']:.2f}", f"{g['seconds'] + c['seconds']:.0f}"]
-            for seed, g, c in zip(seeds + ["0 again"], gpt, classifier)]
-    rows.append(["mean ± std", spread(val, 4), spread(accuracy, 2), "-"])
     setup = (f"{settings.describe()} Validation loss on the same {settings.eval_batches} x {settings.batch_size} "
              f"evenly spaced validation windows for every seed. Classifier: `lmlab classify train --model "
              f"{settings.classifier} --preset {settings.classifier_preset}`, {settings.classifier_epochs} "
              f"epoch(s) on `{settings.classifier_data}`, dev accuracy of the final weights. Seed 0 is trained a "
-             f"second time from scratch; state dicts compared with `torch.equal`.")
-    return Report(setup, {"gpt": gpt, "classifier": classifier, "repeat": repeat, "sizing": sizes}, answer,
-                  [("One run per seed (the last row: seed 0 again)",
-                    markdown_table(["seed", "GPT validation loss", "classifier dev accuracy (points)", "seconds"],
-                                   rows))],
+             f"second time from scratch; final state dicts compared with `torch.equal`. Threads: seed 0's GPT for "
+             f"{settings.threads_steps} steps on {torch.get_num_threads()} thread(s) and on {settings.other_threads}.")
+    numbers = {"gpt": gpt, "classifier": classifier, "repeat": repeat, "sizing": sizes,
+               "gpt_threads": runs}
+    return Report(setup, numbers, answer, [("One run per seed (the last row: seed 0 again)",
+                                            _table(seeds, gpt, classifier))],
                   [("seeds.png", "GPT validation curves per seed (seed 0 again: dashed, on top of seed 0); the "
                                  "classifier's dev accuracy per seed; seeds per arm a claimed gain needs")])
 

@@ -26,6 +26,9 @@ def test_tiny_run_same_seed_is_bit_identical_and_another_seed_is_not(tmp_path, c
     assert gpt[-1]["curve"] == gpt[0]["curve"] and classifier[-1]["accuracy"] == classifier[0]["accuracy"]
     assert len({run["val_loss"] for run in gpt[:-1]}) == 3  # every seed lands elsewhere
     assert numbers["sizing"]["classifier"]["seeds_needed"] >= 2
+    threads = numbers["repeat"]["gpt"]["other_threads"]  # whether it is identical depends on the CPU's kernels
+    assert threads["threads"][1] == 2 and threads["tensors"] == numbers["repeat"]["gpt"]["same_seed"]["tensors"]
+    assert [run["curve"][-1][0] for run in numbers["gpt_threads"].values()] == [10, 10]
     assert (out / "seeds.png").read_bytes()[:4] == b"\x89PNG"
 
 
