@@ -24,8 +24,10 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "positions": "lmlab.experiments.positions",
     "local-attention": "lmlab.experiments.local_attention",
     "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
+    "warmup-and-dropout": "lmlab.experiments.warmup_and_dropout",
     "decoding": "lmlab.experiments.decoding",
     "distillation": "lmlab.experiments.distillation",
+    "seeds": "lmlab.experiments.seeds",
 }
 
 

@@ -50,7 +50,7 @@ class TrainingSettings:
                 f"(n_embd {self.n_embd}), block {self.block_size}, batch {self.batch_size}, {self.steps} steps at "
                 f"lr {self.lr:g} on `{self.corpus}` (characters), seeds 0..{self.seeds - 1}.")
 
-    def validate(self) -> None:
+    def check_relations(self) -> None:
         if min(self.seeds, self.n_layer, self.n_head, self.n_embd, self.block_size, self.batch_size, self.steps) < 1:
             raise UserError("seeds, n_layer, n_head, n_embd, block_size, batch_size and steps must be >= 1")
 

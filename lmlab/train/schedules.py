@@ -36,10 +36,11 @@ def noam(step: int, max_steps: int, lr: float, min_lr: float, warmup_steps: int)
     The paper writes it d_model^-0.5 * min(s^-0.5, s * warmup^-1.5) for update s = step + 1: linear
     growth to s = warmup, then 1/sqrt(s). That is lr * min(s / warmup, sqrt(warmup / s)) with
     lr = (d_model * warmup)^-0.5 (7e-4 for d_model 512 and warmup 4000). It never reaches
-    `min_lr` and ignores `max_steps`, as in the paper.
+    `min_lr` and ignores `max_steps`, as in the paper. Without warmup (`warmup_steps` 0, the
+    paper's limit warmup -> 0 of the s^-0.5 branch) the rate starts at `lr` and decays as lr / sqrt(s).
     """
-    s = step + 1
-    return lr * min(s / warmup_steps, math.sqrt(warmup_steps / s))
+    s, warmup = step + 1, max(warmup_steps, 1)  # warmup 1 and 0 are the same: lr at s = 1, then lr / sqrt(s)
+    return lr * min(s / warmup, math.sqrt(warmup / s))
 
 
 SCHEDULES = {"cosine": warmup_cosine, "linear": warmup_linear, "noam": noam}

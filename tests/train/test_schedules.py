@@ -33,6 +33,12 @@ def test_noam_is_the_transformer_papers_formula_peaking_at_lr():
     assert math.isclose(noam(4 * 4000 - 1, 10, 1.0, 0.0, warmup), 0.5)  # then 1 / sqrt(step)
 
 
+def test_noam_without_warmup_starts_at_lr_and_decays_as_one_over_sqrt_s():
+    from lmlab.train.schedules import noam
+
+    assert [noam(step, 10, 2.0, 0.0, 0) for step in (0, 3, 99)] == [2.0, 1.0, 0.2]  # lr * s^-0.5
+
+
 def test_noam_is_selectable_and_the_default_is_unchanged():
     from lmlab.train.schedules import SCHEDULES
     from lmlab.train.trainer import TrainConfig
