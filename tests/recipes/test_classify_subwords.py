@@ -4,7 +4,7 @@ regularisation where training reads the sentences: bpe_dropout / sample_alpha re
 import json
 
 import pytest
-from test_classify_families import tiny  # noqa: F401 (the fixture)
+from test_classify_families import DEV, NEGATIVE, POSITIVE, write_tsv
 
 from lmlab.cli import main
 from lmlab.data.classification import Example
@@ -13,12 +13,20 @@ from lmlab.recipes.classifier_families import classifier_family
 from lmlab.tokenizers import load_tokenizer
 
 
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-sentiment")
+    write_tsv(folder / "train.tsv", [(t, 1) for t in POSITIVE] + [(t, 0) for t in NEGATIVE])
+    write_tsv(folder / "dev.tsv", DEV)
+    return folder
+
+
 def sets(*assignments):
     return [word for assignment in assignments for word in ("--set", assignment)]
 
 
 @pytest.mark.parametrize("tokenizer", ["bpe", "unigram"])
-def test_bow_reads_pieces_and_the_run_keeps_a_plain_tokenizer(tokenizer, tiny, tmp_path, capsys):  # noqa: F811
+def test_bow_reads_pieces_and_the_run_keeps_a_plain_tokenizer(tokenizer, tiny, tmp_path, capsys):
     out = tmp_path / tokenizer
     sampling = "bpe_dropout=0.2" if tokenizer == "bpe" else "sample_alpha=0.3"
     assert main(["classify", "train", "--model", "bow", "--data", str(tiny), "--out", str(out), "--preset", "tiny",
@@ -33,7 +41,7 @@ def test_bow_reads_pieces_and_the_run_keeps_a_plain_tokenizer(tokenizer, tiny, t
     assert len(predictions) == 2 and all(0.5 <= p["probability"] <= 1 for p in predictions)
 
 
-def test_the_training_rows_are_resampled_each_epoch_and_pure_in_the_epoch(tiny, tmp_path, capsys):  # noqa: F811
+def test_the_training_rows_are_resampled_each_epoch_and_pure_in_the_epoch(tiny, tmp_path, capsys):
     family = classifier_family("bow")
     config = family.presets["tiny"]
     config.data.tokenizer, config.data.vocab_size, config.data.bpe_dropout = "bpe", 300, 0.3
@@ -60,7 +68,7 @@ def test_the_training_rows_are_resampled_each_epoch_and_pure_in_the_epoch(tiny, 
     (["--model", "perceptron", *sets("tokenizer=bpe", "data.vocab_size=300", "bpe_dropout=0.1")], "one pass"),
     (["--model", "bow", *sets("tokenizer=sentencepiece")], "word, bpe, unigram"),
 ])
-def test_mistakes_are_one_line(flags, message, tiny, tmp_path, capsys):  # noqa: F811
+def test_mistakes_are_one_line(flags, message, tiny, tmp_path, capsys):
     assert main(["classify", "train", "--data", str(tiny), "--out", str(tmp_path / "x"), "--preset", "tiny",
                  *flags]) == 2
     assert message in capsys.readouterr().err
