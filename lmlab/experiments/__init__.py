@@ -21,6 +21,8 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "local-attention": "lmlab.experiments.local_attention",
     "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
     "decoding": "lmlab.experiments.decoding",
+    "subword-regularization": "lmlab.experiments.subword_regularization",
+    "multilingual-segmentation": "lmlab.experiments.multilingual_segmentation",
 }
 
 
