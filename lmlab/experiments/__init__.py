@@ -23,6 +23,7 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "decoding": "lmlab.experiments.decoding",
     "subword-regularization": "lmlab.experiments.subword_regularization",
     "multilingual-segmentation": "lmlab.experiments.multilingual_segmentation",
+    "mini-batching": "lmlab.experiments.mini_batching",
 }
 
 

@@ -73,7 +73,7 @@ PRESETS = {
                             classifier_lr=0.05, vocab_size=400, corpus="pydoc", n_layer=1, n_embd=32,
                             block_size=32, batch_size=8, steps=20, eval_every=10, eval_batches=2, seeds=1,
                             lm_vocab_size=400, lm_chars=2000),
-    "default": SubwordSettings(n_layer=2, n_embd=128, block_size=64, steps=300, seeds=3),
+    "default": SubwordSettings(train_sentences=10000, n_layer=2, n_embd=128, block_size=64, steps=200, seeds=3),
 }
 
 
