@@ -136,22 +136,29 @@ class EpochSampler:
     into steps depends on it, so `step_batches` refuses a cut of any other size. Step s is batch
     s mod `steps_per_epoch` of epoch s // `steps_per_epoch`; the last partial global batch of an
     epoch is dropped. `collate` turns a list of rows into a Batch (e.g. `pad_collate` with the
-    task's columns)."""
+    task's columns).
+
+    `resample(epoch)`, when given, returns that epoch's rows: the same examples read again, e.g.
+    re-encoded with a sampled segmentation (BPE-dropout, Unigram sampling), so each epoch sees
+    other pieces. It must be a pure function of the epoch; the batches stay those of `lengths`."""
 
     def __init__(self, rows: list, lengths: Sequence[int], global_batch: int, seed: int,
-                 collate: Callable[[list], Batch], pool: int = 50, what: str = "examples") -> None:
+                 collate: Callable[[list], Batch], pool: int = 50, what: str = "examples",
+                 resample: Callable[[int], list] | None = None) -> None:
         if len(rows) < global_batch:
             raise UserError(f"{len(rows)} {what} are fewer than one global batch of {global_batch} "
                             f"(batch_size x grad_accum x processes): use more data or a smaller --set batch_size")
         self.rows, self.global_batch, self.seed, self.collate, self.pool = rows, global_batch, seed, collate, pool
         self.lengths = np.asarray(lengths)
         self.steps_per_epoch = len(rows) // global_batch  # global batches per epoch
-        self._epoch, self._batches = -1, []
+        self.resample = resample
+        self._epoch, self._batches, self._rows = -1, [], rows
 
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         """The global batches (arrays of row indices) of one epoch, in the order they are used."""
         if epoch != self._epoch:
             self._batches = bucketed_batches(self.lengths, self.global_batch, self.seed, epoch, self.pool)
+            self._rows = self.rows if self.resample is None else self.resample(epoch)
             self._epoch = epoch
         return self._batches
 
@@ -160,4 +167,4 @@ class EpochSampler:
         """This rank's `grad_accum` micro-batches of step `step` (the `BatchSampler` protocol)."""
         epoch, index = divmod(step, self.steps_per_epoch)
         micro = cut(self.epoch_batches(epoch)[index], batch_size, grad_accum, rank, world_size)
-        return [self.collate([self.rows[i] for i in indices]) for indices in micro]
+        return [self.collate([self._rows[i] for i in indices]) for indices in micro]

@@ -146,9 +146,11 @@ def encode_examples(tokenizer, examples: list[Example], max_length: int) -> list
 
 
 def encode_words(tokenizer, examples: list[Example], max_length: int) -> list[tuple[list[int], list[int], int]]:
-    """(ids, segments, label) for the word-level classifiers: the lowercased words, no [CLS]/[SEP],
-    one segment (a sentence pair is read as one text); an empty sentence becomes one unknown word."""
-    unknown = tokenizer.token_id(tokenizer.unk_token)
+    """(ids, segments, label) for the word-level classifiers: the lowercased words (or BPE / Unigram
+    pieces), no [CLS]/[SEP], one segment (a sentence pair is read as one text); an empty sentence
+    becomes one unknown word (for pieces, which know no unknown: the end-of-text token)."""
+    unk_token = getattr(tokenizer, "unk_token", None)
+    unknown = tokenizer.token_id(unk_token) if unk_token is not None else tokenizer.eot_id
     encoded = []
     for example in examples:
         text = example.text if example.text_b is None else f"{example.text} {example.text_b}"
@@ -167,6 +169,6 @@ class EpochBatches(EpochSampler):
     `global_batch` = batch_size * grad_accum * world_size rows (`lmlab.data.batching`), a pure
     function of the step, so a resumed run sees exactly the batches it would have seen."""
 
-    def __init__(self, rows: list, global_batch: int, seed: int) -> None:
+    def __init__(self, rows: list, global_batch: int, seed: int, resample=None) -> None:
         super().__init__(rows, [len(ids) for ids, _, _ in rows], global_batch, seed, collate,
-                         what="training examples")
+                         what="training examples", resample=resample)

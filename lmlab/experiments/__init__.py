@@ -28,6 +28,9 @@ CATALOG = {  # name -> module, in the order of docs/lab/README.md
     "decoding": "lmlab.experiments.decoding",
     "distillation": "lmlab.experiments.distillation",
     "seeds": "lmlab.experiments.seeds",
+    "subword-regularization": "lmlab.experiments.subword_regularization",
+    "multilingual-segmentation": "lmlab.experiments.multilingual_segmentation",
+    "mini-batching": "lmlab.experiments.mini_batching",
 }
 
 

@@ -31,6 +31,7 @@ from lmlab.models.lexicon import LexiconClassifier, LexiconConfig
 from lmlab.models.textcnn import TextCNN, TextCNNConfig
 from lmlab.recipes import classify_bert, classify_words
 from lmlab.recipes.common import Family
+from lmlab.tokenizers.sampling import check_sampling
 from lmlab.train.trainer import TrainConfig
 
 
@@ -46,6 +47,20 @@ class ClassifyDataConfig(Config):
     text_column: str = "text"  # the column (CSV, TSV) or field (JSON Lines) of the sentence; a GLUE file's
     # 'sentence' (and 'sentence2') when it has no such column
     label_column: str = "label"  # the column or field of the label: integers (the class ids) or names
+    tokenizer: str = "word"  # what the word-level families (perceptron, bow, textcnn, bilstm) read: word, or bpe or
+    # unigram pieces (trained on the lowercased training sentences, vocab_size entries)
+    bpe_dropout: Annotated[float, Range(0, 1)] = 0.0  # tokenizer=bpe: BPE-dropout on the training sentences,
+    # resampled every epoch (named so because `dropout` is the model's); dev and the saved tokenizer stay plain
+    sample_alpha: Annotated[float, Range(0)] = 0.0  # tokenizer=unigram: sample a segmentation of each training
+    # sentence, P ~ P(pieces)^alpha, afresh every epoch (Kudo 2018); 0 = the best one
+
+    def check_relations(self) -> None:
+        if self.tokenizer not in SUBWORD_TOKENIZERS:
+            raise UserError(f"--set tokenizer={self.tokenizer}: choose one of {', '.join(SUBWORD_TOKENIZERS)}")
+        check_sampling(self.tokenizer, self.bpe_dropout, self.sample_alpha)
+
+
+SUBWORD_TOKENIZERS = ("word", "bpe", "unigram")  # ClassifyDataConfig.tokenizer
 
 
 @dataclass
@@ -56,7 +71,9 @@ class ClassifyRunConfig:
 
 
 def has_unknown_word(model, tokenizer, rows) -> list[bool]:
-    """A vocabulary's blind spot: a sentence with an out-of-vocabulary word."""
+    """A vocabulary's blind spot: a sentence with an out-of-vocabulary word (subword pieces have none)."""
+    if getattr(tokenizer, "unk_token", None) is None:
+        return [False] * len(rows)
     unk = tokenizer.token_id(tokenizer.unk_token)
     return [unk in ids for ids, _, _ in rows]
 

@@ -42,6 +42,7 @@ from lmlab.recipes.classifier_families import ClassifierFamily, ClassifyRunConfi
 from lmlab.recipes.common import (print_summary, resolve_config, resume_config, run_distributed, saved_config,
                                   saved_run, say)
 from lmlab.recipes.options import ClassifyTrainOptions
+from lmlab.tokenizers.sampling import sampling
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
 from lmlab.train.tensorboard import write_records
@@ -90,6 +91,7 @@ def resolve_run(options: ClassifyTrainOptions, out: Path) -> tuple[ClassifierFam
         config = resolve_config(family.presets, options, ClassifyTrainOptions.default_preset)
         if family.name == "textcnn":
             parse_widths(config.model.widths)  # refuse a bad value before any work
+        _check_tokenizer(family, config)
         return family, config, None
     family = classifier_family(saved["family"], str(run.config_path))
     given = {"--model": (options.model, family.name), "--init": (options.init, saved.get("init")),
@@ -103,6 +105,32 @@ def resolve_run(options: ClassifyTrainOptions, out: Path) -> tuple[ClassifierFam
     data = {k: v for k, v in saved["data"].items() if k != "folder"}  # the folder is checked above
     config = saved_config(ClassifyRunConfig, family.config_class, {**saved, "data": data}, str(run.config_path))
     return family, resume_config(config, options, str(out), saved.get("preset")), saved
+
+
+def _check_tokenizer(family: ClassifierFamily, config: ClassifyRunConfig) -> None:
+    """Pieces are for the families that read words from lmlab's own tokenizer; sampling them for
+    the ones trained in epochs by gradient."""
+    data = config.data
+    if data.tokenizer != "word" and family.name in ("bert", "lexicon"):
+        raise UserError(f"--set tokenizer={data.tokenizer}: the {family.name} classifier reads "
+                        f"{'WordPiece' if family.name == 'bert' else 'words'}; pieces are for perceptron, bow, "
+                        f"textcnn and bilstm")
+    if (data.bpe_dropout or data.sample_alpha) and family.training != "trainer":
+        raise UserError(f"--set bpe_dropout / sample_alpha resample the pieces every epoch of gradient training; "
+                        f"the {family.name} classifier is fitted in one pass")
+
+
+def _resampler(family: ClassifierFamily, tokenizer, examples, length: int, config: ClassifyRunConfig):
+    """None, or epoch -> the training rows read with a segmentation sampled for that epoch
+    (BPE-dropout, Unigram sampling), seeded by (seed, epoch)."""
+    data = config.data
+    if not (data.bpe_dropout or data.sample_alpha):
+        return None
+
+    def resample(epoch: int) -> list:
+        with sampling(tokenizer, data.bpe_dropout, data.sample_alpha, seed=config.train.seed * 1_000_003 + epoch):
+            return family.encode(tokenizer, examples, length)
+    return resample
 
 
 # --- lmlab classify train ------------------------------------------------------------------------
@@ -150,7 +178,9 @@ def train(options: ClassifyTrainOptions, context: distributed.Context) -> dict:
            [e.label for e in dev_examples])
     if family.training == "fitted":
         return _fit(family, model, tokenizer, config, run, record, rows, dev, options)
-    return _train_by_gradient(family, model, tokenizer, config, run, record, rows, dev, context, options, saved)
+    resample = _resampler(family, tokenizer, train_examples, length, config)
+    return _train_by_gradient(family, model, tokenizer, config, run, record, (rows, resample), dev, context, options,
+                              saved)
 
 
 def _write_run(run: RunFolder, record: dict, config: ClassifyRunConfig, tokenizer, folder: str) -> None:
@@ -187,9 +217,10 @@ class DevScorer:
         return {"step": step, "val_loss": dev_loss, "dev_accuracy": report["accuracy"], "dev_f1": report["f1"]}
 
 
-def _train_by_gradient(family, model, tokenizer, config, run, record, rows, dev, context, options, saved) -> dict:
-    t = config.train
-    sampler = EpochBatches(rows, t.batch_size * t.grad_accum * context.world_size, t.seed)
+def _train_by_gradient(family, model, tokenizer, config, run, record, training, dev, context, options, saved) -> dict:
+    """`training`: (the training rows, None or the function that re-reads them each epoch)."""
+    t, (rows, resample) = config.train, training
+    sampler = EpochBatches(rows, t.batch_size * t.grad_accum * context.world_size, t.seed, resample)
     if saved is None:
         t.max_steps = options.max_steps or config.data.epochs * sampler.steps_per_epoch
         t.warmup_steps = t.warmup_steps or max(1, t.max_steps // 10)  # BERT: warm up over the first 10%

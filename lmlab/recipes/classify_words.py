@@ -25,6 +25,7 @@ from lmlab.errors import UserError
 from lmlab.models.bow import count_bigrams
 from lmlab.models.lexicon import BOOSTERS, CONTRASTS, NEGATIONS, induce_lexicon, read_lexicon
 from lmlab.embeddings.vectors import load_vectors
+from lmlab.tokenizers import TOKENIZERS
 from lmlab.tokenizers.word import WordTokenizer
 
 
@@ -32,10 +33,13 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def word_tokenizer(config, texts: list[str], extra_words=()) -> WordTokenizer:
-    """lmlab's word tokenizer on the lowercased training sentences (plus `extra_words`, e.g. a lexicon's)."""
-    say(f"training a word tokenizer (up to {config.data.vocab_size:,} entries) on the training sentences")
-    return WordTokenizer().train([t.lower() for t in texts] + list(extra_words), vocab_size=config.data.vocab_size)
+def word_tokenizer(config, texts: list[str], extra_words=()):
+    """lmlab's word tokenizer on the lowercased training sentences (plus `extra_words`, e.g. a
+    lexicon's); with ``--set tokenizer=bpe|unigram`` those pieces instead."""
+    name = config.data.tokenizer
+    say(f"training a {name} tokenizer (up to {config.data.vocab_size:,} entries) on the training sentences")
+    algorithm = WordTokenizer if name == "word" else TOKENIZERS[name]
+    return algorithm().train([t.lower() for t in texts] + list(extra_words), vocab_size=config.data.vocab_size)
 
 
 def start_lexicon(family, config, init: str, train_examples: list, n_labels: int):

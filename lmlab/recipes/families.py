@@ -25,6 +25,7 @@ from lmlab.models.ngram import NGramConfig, NGramLM
 from lmlab.models.rnn_lm import RNNLM, RNNLMConfig
 from lmlab.recipes.common import Family
 from lmlab.tokenizers import TOKENIZERS
+from lmlab.tokenizers.sampling import check_sampling
 from lmlab.train.trainer import TrainConfig
 
 
@@ -40,11 +41,17 @@ class DataConfig(Config):
     # document is held out
     tokenizer: str = "bpe"  # tokenizer algorithm to train on the training split, or a tokenizer.json path
     vocab_size: Optional[Annotated[int, Range(2)]] = 1024  # vocabulary size for trained subword tokenizers (ignored by char)
+    bpe_dropout: Annotated[float, Range(0, 1)] = 0.0  # tokenizer=bpe: BPE-dropout (Provilkov et al. 2020) on the
+    # training split, one sampled segmentation (named so because `dropout` is the model's); validation stays plain
+    sample_alpha: Annotated[float, Range(0)] = 0.0  # tokenizer=unigram: the training split read with a sampled
+    # segmentation, P ~ P(pieces)^alpha (Kudo 2018); 0 = the best one
 
     def check_relations(self) -> None:
         if self.tokenizer not in TOKENIZERS and not Path(self.tokenizer).is_file():
             raise UserError(f"--tokenizer {self.tokenizer!r} is neither an algorithm ({', '.join(TOKENIZERS)}) "
                             f"nor an existing tokenizer.json file")
+        if self.tokenizer in TOKENIZERS:
+            check_sampling(self.tokenizer, self.bpe_dropout, self.sample_alpha)
 
 
 @dataclass

@@ -38,6 +38,7 @@ from lmlab.recipes.families import DEFAULT_FAMILY, DataConfig, LMFamily, LMRunCo
 from lmlab.recipes.options import EvalOptions, LMTrainOptions, SampleOptions
 from lmlab.runs import load_run
 from lmlab.tokenizers import TOKENIZERS, Tokenizer
+from lmlab.tokenizers.sampling import sampling
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
 from lmlab.train.memory import check_fits
@@ -108,7 +109,8 @@ def _prepare_data(config: LMRunConfig, run: RunFolder) -> tuple[Tokenizer, dict]
     say(f"tokenizing {split.record['train_chars']:,} training and {split.record['val_chars']:,} "
         f"validation characters ({tokenizer.vocab_size} token types)")
     (run.path / "data").mkdir(parents=True, exist_ok=True)
-    save_ids(run.path / "data" / "train.npy", encode_documents(tokenizer, split.train))
+    with sampling(tokenizer, config.data.bpe_dropout, config.data.sample_alpha, seed=config.train.seed):
+        save_ids(run.path / "data" / "train.npy", encode_documents(tokenizer, split.train))
     save_ids(run.path / "data" / "val.npy", encode_documents(tokenizer, split.val))
     tokenizer.save(run.tokenizer_path)
     return tokenizer, split.record

@@ -17,7 +17,9 @@ pieces whose scores add up to the most (`lattice.viterbi`):
 **Subword regularisation** (Kudo, 2018): instead of the best segmentation, `sample_encode`
 draws one at random, with probability proportional to exp(alpha * score), from all of them
 (``nbest_size=-1``) or from the n best (``nbest_size=n``): small alpha is nearly uniform, large
-alpha nearly always the best. `nbest_encode` lists the n best.
+alpha nearly always the best. `nbest_encode` lists the n best. Setting ``sample_alpha`` (0, the
+default, is off) makes `encode` itself sample, word by word, so a training loop that reads text
+through `encode` sees a fresh segmentation every time, as BPE's ``dropout`` does for BPE.
 
 With ``byte_fallback`` (lmlab's trained tokenizers have it) a character no piece covers is
 written as its UTF-8 bytes, pieces ``<0x00>`` ... ``<0xFF>``, so any text round-trips; without it
@@ -58,7 +60,8 @@ class UnigramTokenizer(Tokenizer):
         self.special_tokens = {"<unk>": 0}
         self.unk_id = 0
         self.byte_fallback = False
-        self.rng = random.Random(seed)  # for sample_encode
+        self.rng = random.Random(seed)  # for sample_encode and sample_alpha
+        self.sample_alpha = 0.0  # > 0: `encode` samples a segmentation with this alpha (never saved)
         self._index()
 
     def _index(self) -> None:
@@ -103,9 +106,15 @@ class UnigramTokenizer(Tokenizer):
     # --- encoding ---------------------------------------------------------------------------
     def encode_ordinary(self, text: str) -> list[int]:
         escaped = escape(text)
+        segment = self._sampled_ids if self.sample_alpha else self._best_ids
         if not self._by_word:
-            return self._best_ids(escaped)
+            return segment(escaped)
+        if self.sample_alpha:  # no piece crosses a word start, so the words' lattices are independent
+            return [i for word in escaped.split(SPACE)[1:] for i in segment(SPACE + word)]
         return [i for word in escaped.split(SPACE)[1:] for i in self._cache[SPACE + word]]
+
+    def _sampled_ids(self, text: str) -> list[int]:
+        return self._ids(text, lattice.sample(self._lattice(text), self._scores, self.sample_alpha, self.rng))
 
     def _best_ids(self, text: str) -> list[int]:
         return self._ids(text, lattice.viterbi(self._lattice(text), self._scores))

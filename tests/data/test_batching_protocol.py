@@ -166,3 +166,20 @@ def test_the_shared_epoch_sampler_buckets_global_batches_by_length():
     padding = sum(int((sampler.step_batches(s, 10, 1)[0][0] == PAD).sum()) for s in range(40))
     unsorted = sum(int((classification_collate(rows[s:s + 10])[0] == PAD).sum()) for s in range(0, 400, 10))
     assert padding < unsorted / 3
+
+
+def test_resample_gives_each_epoch_its_own_rows_in_the_same_batches():
+    """resample(epoch): the same examples, read again each epoch (subword sampling); which examples
+    form a batch does not change, only how they read."""
+    rows = [([i + 1] * lengths(i), [0] * lengths(i), i % 2) for i in range(40)]
+    reread = [[([i + 1 + 1000 * epoch] * lengths(i), [0] * lengths(i), i % 2) for i in range(40)] for epoch in range(3)]
+    plain = EpochSampler(rows, [len(ids) for ids, _, _ in rows], 10, seed=0, collate=classification_collate)
+    sampled = EpochSampler(rows, [len(ids) for ids, _, _ in rows], 10, seed=0, collate=classification_collate,
+                           resample=reread.__getitem__)
+    assert plain.steps_per_epoch == sampled.steps_per_epoch == 4
+    for step in range(12):
+        (ids, _, labels), = plain.step_batches(step, 10, 1)
+        (resampled, _, same_labels), = sampled.step_batches(step, 10, 1)
+        epoch = step // 4
+        assert torch.equal(labels, same_labels)
+        assert torch.equal(torch.where(ids == PAD, PAD, ids + 1000 * epoch), resampled)

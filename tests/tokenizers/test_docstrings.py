@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["base", "bert_normalizer", "bpe", "char", "hf_json", "lattice", "pair_counts", "unigram",
+MODULES = ["base", "bert_normalizer", "bpe", "char", "hf_json", "lattice", "pair_counts", "sampling", "unigram",
            "unigram_train", "word", "wordpiece"]
 
 

@@ -2,6 +2,7 @@
 counts against brute-force enumeration; SentencePiece's own model segments Botchan identically;
 sampling gives several segmentations that all decode back; training is sane next to SentencePiece's."""
 
+import json
 import math
 import random
 from collections import Counter
@@ -194,3 +195,45 @@ def test_the_lattice_never_crosses_a_word_start_so_words_are_encoded_alone(train
     text = "the cat and the hat"
     whole = lattice.viterbi(trained._lattice(SPACE + text.replace(" ", SPACE)), trained._scores)
     assert [trained.pieces[i][0] for _, _, i in whole] == [trained.id_to_token(i) for i in trained.encode(text)]
+
+
+def hello_tokenizer(**attributes):
+    """The module docstring's hand-made Unigram model (10 pieces over "hello")."""
+    tokenizer = UnigramTokenizer(seed=0)
+    tokenizer.pieces = [("<unk>", 0.0), (SPACE, -2.0), (SPACE + "h", -3.0), ("e", -2.0), (SPACE + "he", -4.0),
+                        ("l", -2.0), ("lo", -2.5), ("o", -2.0), ("llo", -2.0), ("h", -2.0)]
+    tokenizer.special_tokens = {"<unk>": 0}
+    tokenizer._index()
+    for name, value in attributes.items():
+        setattr(tokenizer, name, value)
+    return tokenizer
+
+
+def hand_segmentations(pieces: dict, text: str):
+    """Every cut of `text` into `pieces` (brute force) with its total score."""
+    if not text:
+        return [((), 0.0)]
+    return [((text[:end],) + rest, pieces[text[:end]] + score) for end in range(1, len(text) + 1)
+            if text[:end] in pieces for rest, score in hand_segmentations(pieces, text[end:])]
+
+
+def test_sample_alpha_makes_encode_draw_segmentations_with_the_path_probabilities():
+    alpha, draws = 0.5, 4000
+    tokenizer = hello_tokenizer(sample_alpha=alpha)
+    pieces = {piece: score for piece, score in tokenizer.pieces[1:]}
+    segmentations = hand_segmentations(pieces, SPACE + "hello")
+    assert len(segmentations) == 9  # ▁·h·e, ▁h·e, ▁he times l·l·o, l·lo, llo
+    z = sum(math.exp(alpha * score) for _, score in segmentations)
+    drawn = Counter(tuple(tokenizer.id_to_token(i) for i in tokenizer.encode("hello")) for _ in range(draws))
+    assert set(drawn) <= {pieces_ for pieces_, _ in segmentations}
+    for cut, score in segmentations:
+        assert drawn[cut] / draws == pytest.approx(math.exp(alpha * score) / z, abs=0.03)
+    two_words = {tuple(tokenizer.encode("hello hello")) for _ in range(200)}
+    assert all(tokenizer.decode(ids) == "hello hello" for ids in two_words) and len(two_words) > 10
+
+
+def test_sample_alpha_to_infinity_is_viterbi_and_zero_is_off():
+    plain, sharp = hello_tokenizer(), hello_tokenizer(sample_alpha=1e4)
+    for text in ["hello", "hello hell oh", "ohello"]:
+        assert all(sharp.encode(text) == plain.encode(text) for _ in range(20))
+    assert "sample_alpha" not in json.dumps(hello_tokenizer(sample_alpha=0.3).to_dict())  # never saved
