@@ -19,7 +19,7 @@ PROBES = HARD_STRINGS + ["it was the age of incredulity", "unseen words: zyzzyva
 VARIANTS = {  # name -> (algorithm, training options)
     "char": ("char", {}), "word": ("word", {}), "bpe": ("bpe", {}), "bpe-gpt4": ("bpe", {"pattern": "gpt4"}),
     "wordpiece": ("wordpiece", {}), "wordpiece-cased": ("wordpiece", {"lowercase": False}),
-    "unigram": ("unigram", {}),
+    "unigram": ("unigram", {}), "unigram-nmt-nfkc": ("unigram", {"normalization": "nmt_nfkc"}),
 }
 
 
