@@ -111,7 +111,7 @@ class TokenizerTrainOptions:
 @options
 class TokenizerFileOptions:
     tokenizer: str = field(metadata=positional(metavar="TOKENIZER"))  # a tokenizer.json file (lmlab's or
-    # Hugging Face's)
+    # Hugging Face's) or a SentencePiece Unigram .model file
 
 
 @options
@@ -135,7 +135,7 @@ class DecodeOptions(TokenizerFileOptions):
 
 @options
 class InspectOptions(TokenizerFileOptions):
-    """Size, special tokens, longest tokens, and tokens per word."""
+    """Size, special tokens, longest tokens, tokens per word, and how a Chinese sentence is cut."""
 
     data: Optional[str] = None  # measure tokens per word on the validation split of this corpus or path
     # (default: a built-in English paragraph)
