@@ -27,7 +27,7 @@ from pathlib import Path
 
 from lmlab.data.chinese import gold_words
 from lmlab.tokenizers import BPETokenizer, CharTokenizer, UnigramTokenizer
-from lmlab.tokenizers.segmentation import BoundaryCounts, token_pieces, word_boundaries
+from lmlab.tokenizers.segmentation import BoundaryCounts, cut, token_pieces, word_boundaries
 
 DEFAULT_TAGGED = Path(__file__).resolve().parents[1].parent / "shared/data/zh/renmin-199801-tagged.txt"
 SAMPLE = "迈向充满希望的新世纪——一九九八年新年讲话（附图片１张）"
@@ -53,9 +53,9 @@ def is_fallback(tokenizer, token_id: int) -> bool:
     return bool(getattr(tokenizer, "byte_fallback", False) and BYTE_PIECE.fullmatch(tokenizer.id_to_token(token_id)))
 
 
-def cut(tokenizer, text: str) -> tuple[list[int], list[str]]:
+def pieces_of(tokenizer, text: str) -> tuple[list[int], list[str | None]]:
     """The ids of `text` and the text each one writes (the char tokenizer: one character each,
-    unknown ones included)."""
+    unknown ones included; None: a byte-level token ending inside a character)."""
     ids = tokenizer.encode(text)
     return ids, list(text) if isinstance(tokenizer, CharTokenizer) else token_pieces(tokenizer, ids)
 
@@ -65,15 +65,16 @@ def measure(tokenizer, tagged_lines: list[str]) -> dict:
     boundaries, characters, tokens, covered, skipped = BoundaryCounts(), 0, 0, 0, 0
     for tagged in tagged_lines:
         words = gold_words(tagged)
-        ids, pieces = cut(tokenizer, "".join(words))
+        ids, pieces = pieces_of(tokenizer, "".join(words))
         characters, tokens = characters + sum(map(len, words)), tokens + len(ids)
         pending = 0  # tokens that ended inside a character, waiting for its last byte
         for token_id, piece in zip(ids, pieces):
-            if piece:
+            if piece is None:
+                pending += 1
+            else:
                 covered += len(piece) if not pending and not is_fallback(tokenizer, token_id) else 0
                 pending = 0
-            else:
-                pending += 1
+        pieces = [piece or "" for piece in pieces]
         seen = words if isinstance(tokenizer, CharTokenizer) else [tokenizer.decode(tokenizer.encode(w)) for w in words]
         if "".join(seen) != "".join(pieces):  # normalization changed the text across a word boundary
             skipped += 1
@@ -109,7 +110,7 @@ def main() -> None:
         note = f" ({m['skipped_lines']} lines skipped)" if m["skipped_lines"] else ""
         print(f"| {name}{note} | {tokenizer.vocab_size:,} | {seconds:.1f} | {m['chars_per_token']:.2f} | "
               f"{m['coverage']:.2%} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |", flush=True)
-        cuts[name] = " | ".join(cut(tokenizer, SAMPLE)[1])
+        cuts[name] = cut(tokenizer, SAMPLE)
     print(f"\ngold: {' | '.join(['迈向', '充满', '希望', '的', '新', '世纪', '——', '一九九八年', '新年', '讲话', '（', '附', '图片', '１', '张', '）'])}")
     for name, pieces in cuts.items():
         print(f"{name}: {pieces}")

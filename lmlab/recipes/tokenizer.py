@@ -121,7 +121,7 @@ def inspect_command(options: InspectOptions) -> None:
     """Size, special tokens, longest tokens, tokens per word and characters per token on a sample,
     and how the sample's first line and a Chinese sentence are cut (tokens between ``|``)."""
     from lmlab.tokenizers import load_tokenizer
-    from lmlab.tokenizers.segmentation import token_pieces
+    from lmlab.tokenizers.segmentation import cut
 
     tokenizer = load_tokenizer(options.tokenizer)
     if options.data is None:
@@ -154,7 +154,7 @@ def inspect_command(options: InspectOptions) -> None:
         "chars_per_token": round(len(sample) / len(ids), 3) if ids else None,
     }
     for key, text in [("sample_cut", sample.split("\n")[0][:CUT_CHARS]), ("chinese_cut", CHINESE_SENTENCE)]:
-        report[key] = " | ".join(token_pieces(tokenizer, tokenizer.encode(text)))
+        report[key] = cut(tokenizer, text)
     if options.json:
         print(json.dumps(report, ensure_ascii=False))
         return

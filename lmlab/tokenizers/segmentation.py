@@ -15,7 +15,7 @@ this scores the cuts):
 (0.5, 0.5, 0.5)
 
 Counts are summed over lines before dividing (micro-average), so long lines weigh more.
-`token_pieces` gives the text each token writes, for any lmlab tokenizer.
+`token_pieces` gives the text each token writes, for any lmlab tokenizer, and `cut` shows it.
 """
 
 from __future__ import annotations
@@ -49,16 +49,22 @@ class BoundaryCounts:
         return precision, recall, f1
 
 
-def token_pieces(tokenizer, ids: list[int]) -> list[str]:
+def token_pieces(tokenizer, ids: list[int]) -> list[str | None]:
     """The text each token adds to the decoded text, from decoding longer and longer prefixes.
-    A byte-level token that ends inside a character adds ``""``; the token that completes the
-    character adds all of it. ``"".join(pieces)`` is ``tokenizer.decode(ids)``."""
+    A byte-level token that ends inside a character gives None; the token that completes the
+    character adds all of it. ``"".join(p or "" for p in pieces)`` is ``tokenizer.decode(ids)``."""
     pieces, done, whole = [], "", tokenizer.decode(ids)
     for end in range(1, len(ids) + 1):
         text = tokenizer.decode(ids[:end])
         if end < len(ids) and not whole.startswith(text):
-            pieces.append("")  # a character cut in half: wait for the rest of its bytes
+            pieces.append(None)  # a character cut in half: wait for the rest of its bytes
             continue
         pieces.append(text[len(done):])
         done = text
     return pieces
+
+
+def cut(tokenizer, text: str) -> str:
+    """`text` as the tokenizer cuts it, tokens between ``|`` (a token that ends inside a
+    character shows as nothing)."""
+    return " | ".join(piece or "" for piece in token_pieces(tokenizer, tokenizer.encode(text)))

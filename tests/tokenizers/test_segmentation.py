@@ -4,7 +4,7 @@ text each token writes for the tokenizers that cut characters into bytes."""
 import pytest
 
 from lmlab.tokenizers import BPETokenizer, UnigramTokenizer
-from lmlab.tokenizers.segmentation import BoundaryCounts, token_pieces, word_boundaries
+from lmlab.tokenizers.segmentation import BoundaryCounts, cut, token_pieces, word_boundaries
 
 
 def test_word_boundaries_are_the_offsets_between_words():
@@ -30,13 +30,15 @@ def test_pieces_of_byte_level_tokens_that_cut_characters():
     text = "中国人 hello"
     ids = tokenizer.encode(text)
     pieces = token_pieces(tokenizer, ids)
-    assert len(pieces) == len(ids) and "".join(pieces) == text
-    assert "" in pieces  # a token ending inside a character writes nothing ...
-    assert all(piece == "" or not piece.endswith("\ufffd") for piece in pieces)  # ... its last byte all of it
+    assert len(pieces) == len(ids) and "".join(piece or "" for piece in pieces) == text
+    assert None in pieces  # a token ending inside a character writes nothing ...
+    assert all(piece is None or "\ufffd" not in piece for piece in pieces)  # ... its last byte all of it
 
 
 def test_pieces_of_unigram_with_byte_fallback():
     tokenizer = UnigramTokenizer().train(["中国人民 中国"] * 5, vocab_size=270)
-    ids = tokenizer.encode("中国 ☃")  # the snowman: three byte pieces
+    ids = tokenizer.encode("民国 ☃")  # "▁民" is no piece; the snowman: three byte pieces
     pieces = token_pieces(tokenizer, ids)
-    assert "".join(pieces) == "中国 ☃" and pieces[-3:] == ["", "", "☃"]
+    assert pieces[0] == "" and tokenizer.id_to_token(ids[0]) == "▁"  # the "▁" in front writes nothing
+    assert "".join(piece or "" for piece in pieces) == "民国 ☃" and pieces[-3:] == [None, None, "☃"]
+    assert cut(tokenizer, "民国 ☃").endswith(" |  |  | ☃")
