@@ -9,7 +9,8 @@ and spaces stripped) and measures it on the last ``--test-lines`` (the month's l
 - **chars/token**: characters of the raw text per token (more: shorter sequences);
 - **coverage**: the share of test characters written by a vocabulary entry of their own or a
   longer one, not by ``<unk>``, byte-fallback pieces or byte-level tokens that cut the character;
-- **training time** in seconds (one thread, pure Python; a busy machine inflates it);
+- **training time** in CPU seconds of this process (pure Python, one thread; CPU time, not wall
+  time, so other work on a shared machine inflates it less);
 - **boundary precision / recall / F1** against Peking University's segmentation
   (`lmlab.tokenizers.segmentation`). A tokenizer that normalizes (Unigram with ``nmt_nfkc``) is
   scored on its normalized text, the gold words normalized the same way.
@@ -99,13 +100,13 @@ def main() -> None:
     test = lines[-args.test_lines:]
     print(f"train: {len(train):,} paragraphs ({sum(map(len, train)):,} characters); test: the last "
           f"{len(test):,}; vocab size {args.vocab_size:,} (char: every character seen)\n")
-    print("| tokenizer | vocab | train s | chars/token | coverage | boundary P | boundary R | boundary F1 |")
+    print("| tokenizer | vocab | train CPU s | chars/token | coverage | boundary P | boundary R | boundary F1 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     cuts = {}
     for name, train_one in candidates(args.vocab_size).items():
-        start = time.perf_counter()
+        start = time.process_time()
         tokenizer = train_one(train)
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         m = measure(tokenizer, test)
         note = f" ({m['skipped_lines']} lines skipped)" if m["skipped_lines"] else ""
         print(f"| {name}{note} | {tokenizer.vocab_size:,} | {seconds:.1f} | {m['chars_per_token']:.2f} | "

@@ -104,7 +104,8 @@ class TokenizerTrainOptions:
     out: str = "tokenizer.json"  # file to write
     force: bool = False  # replace --out if it exists (never a run's own tokenizer.json)
     overrides: list[str] = field(default_factory=list, metadata=flag("--set", "KEY=VALUE"))  # an option of the
-    # algorithm, e.g. --set pattern=gpt4 (bpe), --set min_freq=2 (word), --set lowercase=false (wordpiece); or
+    # algorithm, e.g. --set pattern=gpt4 or gpt2-cjk (bpe), --set min_freq=2 (word), --set lowercase=false
+    # (wordpiece), --set normalization=nmt_nfkc (unigram); or
     # where --data's records keep their text: --set text_field=NAME (JSON Lines), text_column=NAME (CSV, TSV)
 
 
