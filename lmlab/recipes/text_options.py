@@ -104,14 +104,15 @@ class TokenizerTrainOptions:
     out: str = "tokenizer.json"  # file to write
     force: bool = False  # replace --out if it exists (never a run's own tokenizer.json)
     overrides: list[str] = field(default_factory=list, metadata=flag("--set", "KEY=VALUE"))  # an option of the
-    # algorithm, e.g. --set pattern=gpt4 (bpe), --set min_freq=2 (word), --set lowercase=false (wordpiece); or
+    # algorithm, e.g. --set pattern=gpt4 or gpt2-cjk (bpe), --set min_freq=2 (word), --set lowercase=false
+    # (wordpiece), --set normalization=nmt_nfkc (unigram); or
     # where --data's records keep their text: --set text_field=NAME (JSON Lines), text_column=NAME (CSV, TSV)
 
 
 @options
 class TokenizerFileOptions:
     tokenizer: str = field(metadata=positional(metavar="TOKENIZER"))  # a tokenizer.json file (lmlab's or
-    # Hugging Face's)
+    # Hugging Face's) or a SentencePiece Unigram .model file
 
 
 @options
@@ -135,7 +136,7 @@ class DecodeOptions(TokenizerFileOptions):
 
 @options
 class InspectOptions(TokenizerFileOptions):
-    """Size, special tokens, longest tokens, and tokens per word."""
+    """Size, special tokens, longest tokens, tokens per word, and how a Chinese sentence is cut."""
 
     data: Optional[str] = None  # measure tokens per word on the validation split of this corpus or path
     # (default: a built-in English paragraph)

@@ -31,6 +31,10 @@ DEFAULT_SAMPLE = (
     "that make the training text most likely, and can cut the same word in several ways, which "
     "helps a model trained on its output to cope with spelling variation and noise."
 )
+# How a Chinese sentence is cut (People's Daily, 1 January 1998; 迈向|充满|希望|的|新|世纪 in the gold
+# segmentation): Chinese has no spaces, so this shows whether the tokenizer finds words at all.
+CHINESE_SENTENCE = "迈向充满希望的新世纪——一九九八年新年讲话"
+CUT_CHARS = 80  # how much of the sample's first line `inspect` shows cut into tokens
 
 
 def train_command(options: TokenizerTrainOptions) -> None:
@@ -114,8 +118,10 @@ def decode_command(options: DecodeOptions) -> None:
 
 
 def inspect_command(options: InspectOptions) -> None:
-    """Size, special tokens, longest tokens, and tokens per word on a sample."""
+    """Size, special tokens, longest tokens, tokens per word and characters per token on a sample,
+    and how the sample's first line and a Chinese sentence are cut (tokens between ``|``)."""
     from lmlab.tokenizers import load_tokenizer
+    from lmlab.tokenizers.segmentation import cut
 
     tokenizer = load_tokenizer(options.tokenizer)
     if options.data is None:
@@ -145,7 +151,10 @@ def inspect_command(options: InspectOptions) -> None:
         "sample_words": words,
         "sample_tokens": len(ids),
         "tokens_per_word": round(len(ids) / words, 3) if words else None,
+        "chars_per_token": round(len(sample) / len(ids), 3) if ids else None,
     }
+    for key, text in [("sample_cut", sample.split("\n")[0][:CUT_CHARS]), ("chinese_cut", CHINESE_SENTENCE)]:
+        report[key] = cut(tokenizer, text)
     if options.json:
         print(json.dumps(report, ensure_ascii=False))
         return

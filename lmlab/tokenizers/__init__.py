@@ -26,7 +26,12 @@ TOKENIZERS: dict[str, type[Tokenizer]] = {
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     """A tokenizer from a ``tokenizer.json``: one lmlab wrote, or a Hugging Face one (GPT-2's,
-    BERT's, ...) whose pipeline an lmlab algorithm reproduces. Problems are `UserError`s."""
+    BERT's, ...) whose pipeline an lmlab algorithm reproduces; or from a SentencePiece Unigram
+    ``.model`` file (`sentencepiece_model`). Problems are `UserError`s."""
+    if os.fspath(path).endswith(".model"):
+        from lmlab.tokenizers.sentencepiece_model import load_sentencepiece
+
+        return load_sentencepiece(path)
     return Tokenizer.load(path)
 
 

@@ -52,7 +52,20 @@ from lmlab.tokenizers.pair_counts import PairCounts, merge_pair
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
                 r"""|\s*[\r\n]|\s+(?!\S)|\s+""")
-PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
+# GPT-2's pattern with each CJK character (Han, Hiragana, Katakana) a pre-token of its own.
+# Chinese and Japanese put no spaces between words, so GPT-2's `\p{L}+` makes a whole clause
+# ("中共中央总书记") one pre-token: merges may cross word boundaries ("的新"), every clause is new
+# to the encode cache, and a pre-token costs time quadratic in its length. Cut per character,
+# as BERT's Chinese tokenizer does, BPE learns each frequent character as one token (bytes for
+# the rare ones), trains in seconds and never joins two words; Latin, Hangul and the rest are
+# cut as GPT-2 cuts them. The price, measured on People's Daily (docs/tokenizers.md): no token
+# longer than one CJK character, so a third more tokens than `gpt2` and a word-boundary F1 of
+# characters (0.76 against 0.83). Choose `gpt2` for shorter sequences, this for speed and cuts
+# that are always character boundaries.
+CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
+GPT2_CJK_PATTERN = (rf"""'s|'t|'re|'ve|'m|'ll|'d| ?[{CJK}]| ?[^\P{{L}}{CJK}]+| ?\p{{N}}+| ?[^\s\p{{L}}\p{{N}}]+"""
+                    r"""|\s+(?!\S)|\s+""")
+PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN, "gpt2-cjk": GPT2_CJK_PATTERN}
 
 
 def bytes_to_symbols() -> dict[int, str]:

@@ -8,10 +8,10 @@ Face's own files when their pipeline is one an lmlab algorithm reproduces exactl
 lmlab type     ``model.type``                         pipeline around it
 =============  =====================================  ======================================
 ``char``       WordLevel                              Split each character; Fuse decoder
-``word``       WordLevel                              Whitespace pre-tokenizer (``\\w+|[^\\w\\s]+``)
+``word``       WordLevel                              Split keeping word matches, or Whitespace
 ``bpe``        BPE                                    ByteLevel (GPT-2 regex), or Split + ByteLevel
 ``wordpiece``  WordPiece                              BertNormalizer, BertPreTokenizer
-``unigram``    Unigram                                Metaspace (``▁``), no normalizer
+``unigram``    Unigram                                Prepend and Replace ``▁`` (+ NFKC steps)
 =============  =====================================  ======================================
 
 The tokenizers build their own sections (`Tokenizer.model_to_dict`, `pipeline_to_dict`) from the
@@ -34,7 +34,7 @@ def infer_type(data: dict, source: str) -> str:
     if model_type not in MODEL_TYPES:
         raise UserError(f"{source}: Hugging Face model type {model_type!r} has no lmlab counterpart "
                         f"(lmlab reads {', '.join(MODEL_TYPES)})")
-    if model_type == "WordLevel" and is_type(data.get("pre_tokenizer"), "Split"):
+    if model_type == "WordLevel" and is_type(data.get("pre_tokenizer"), "Split", behavior="Isolated"):
         return "char"
     return MODEL_TYPES[model_type]
 

@@ -2,7 +2,9 @@
 
 Spaces become ``▁`` (U+2581), and one more ``▁`` goes in front, so every word starts with
 ``▁`` and decoding gives back exactly the text: ``"Hello world"`` is read as
-``"▁Hello▁world"``. Each piece has a score, its log-probability; a text is segmented into the
+``"▁Hello▁world"``. That is lmlab's default normalizer (`sentencepiece_normalizer.LOSSLESS`);
+``train(..., normalization="nmt_nfkc")`` gives SentencePiece's default instead (NFKC, spaces
+squeezed, lossy), and a SentencePiece ``.model`` brings its own (`sentencepiece_model`). Each piece has a score, its log-probability; a text is segmented into the
 pieces whose scores add up to the most (`lattice.viterbi`):
 
 >>> tok = UnigramTokenizer()
@@ -39,13 +41,10 @@ from typing import Iterable
 from lmlab.errors import UserError
 from lmlab.tokenizers import hf_json, lattice
 from lmlab.tokenizers.base import END_OF_TEXT, EncodeCache, Tokenizer, register
+from lmlab.tokenizers.sentencepiece_normalizer import LOSSLESS, NAMES, SPACE, Normalizer
 
-SPACE = "\u2581"  # ▁
 SPECIALS = ("<unk>", "<s>", "</s>", END_OF_TEXT)  # SentencePiece's unk, bos, eos, then lmlab's document separator
 BYTE_PIECES = [f"<0x{b:02X}>" for b in range(256)]
-# `escape` in Hugging Face's terms (its Metaspace pre-tokenizer would not add the "▁" in front of
-# a text that starts with a space, and could not give such a text back).
-ESCAPE = [{"type": "Prepend", "prepend": SPACE}, {"type": "Replace", "pattern": {"String": " "}, "content": SPACE}]
 UNKNOWN_PENALTY = 10.0  # an unknown character scores the lowest piece score minus this
 
 
@@ -60,6 +59,7 @@ class UnigramTokenizer(Tokenizer):
         self.special_tokens = {"<unk>": 0}
         self.unk_id = 0
         self.byte_fallback = False
+        self.normalizer = LOSSLESS  # text -> what the pieces are matched against
         self.rng = random.Random(seed)  # for sample_encode and sample_alpha
         self.sample_alpha = 0.0  # > 0: `encode` samples a segmentation with this alpha (never saved)
         self._index()
@@ -84,8 +84,11 @@ class UnigramTokenizer(Tokenizer):
 
     # --- training --------------------------------------------------------------------------
     def train(self, texts: Iterable[str], vocab_size: int | None = None, *, max_piece_length: int = 16,
-              seed_size: int = 1_000_000, progress: bool = False) -> "UnigramTokenizer":
-        """Learn `vocab_size` pieces (special tokens and the 256 byte pieces included)."""
+              seed_size: int = 1_000_000, normalization: str = "identity",
+              progress: bool = False) -> "UnigramTokenizer":
+        """Learn `vocab_size` pieces (special tokens and the 256 byte pieces included).
+        `normalization`: ``identity`` (lmlab's lossless ``▁`` escaping), or SentencePiece's
+        ``nfkc`` or ``nmt_nfkc`` with its whitespace rules (squeezed, stripped)."""
         from lmlab.tokenizers.unigram_train import train_pieces, training_words
 
         vocab_size = vocab_size or self.default_vocab_size
@@ -93,9 +96,12 @@ class UnigramTokenizer(Tokenizer):
         if budget < 1:
             raise UserError(f"Unigram needs a vocab size above {len(SPECIALS) + len(BYTE_PIECES)} "
                             f"(special tokens and 256 byte pieces), got {vocab_size}")
+        if normalization not in NAMES:
+            raise UserError(f"unknown normalization {normalization!r} (choose from {', '.join(NAMES)})")
+        self.normalizer = LOSSLESS if normalization == "identity" else Normalizer(normalization)
         words: Counter[str] = Counter()
         for text in texts:
-            words.update(training_words(escape(text)))
+            words.update(training_words(self.normalizer(text)))
         learned = train_pieces(words, budget, max_piece_length, seed_size, progress)
         self.pieces = [(s, 0.0) for s in SPECIALS] + [(b, 0.0) for b in BYTE_PIECES] + learned
         self.special_tokens = {s: i for i, s in enumerate(SPECIALS)}
@@ -105,13 +111,15 @@ class UnigramTokenizer(Tokenizer):
 
     # --- encoding ---------------------------------------------------------------------------
     def encode_ordinary(self, text: str) -> list[int]:
-        escaped = escape(text)
+        escaped = self.normalizer(text)
         segment = self._sampled_ids if self.sample_alpha else self._best_ids
         if not self._by_word:
             return segment(escaped)
+        first, *words = escaped.split(SPACE)  # first: the text before the first "▁", often ""
         if self.sample_alpha:  # no piece crosses a word start, so the words' lattices are independent
-            return [i for word in escaped.split(SPACE)[1:] for i in segment(SPACE + word)]
-        return [i for word in escaped.split(SPACE)[1:] for i in self._cache[SPACE + word]]
+            pieces = ([first] if first else []) + [SPACE + word for word in words]
+            return [i for piece in pieces for i in segment(piece)]
+        return [*(self._cache[first] if first else []), *(i for word in words for i in self._cache[SPACE + word])]
 
     def _sampled_ids(self, text: str) -> list[int]:
         return self._ids(text, lattice.sample(self._lattice(text), self._scores, self.sample_alpha, self.rng))
@@ -121,7 +129,7 @@ class UnigramTokenizer(Tokenizer):
 
     def nbest_encode(self, text: str, n: int) -> list[list[int]]:
         """The `n` best segmentations of `text`, best first."""
-        escaped = escape(text)
+        escaped = self.normalizer(text)
         return [self._ids(escaped, path) for _, path in lattice.nbest(self._lattice(escaped), self._scores, n)]
 
     def sample_encode(self, text: str, alpha: float = 0.1, nbest_size: int = -1) -> list[int]:
@@ -129,7 +137,7 @@ class UnigramTokenizer(Tokenizer):
         (``nbest_size < 0``) or the `nbest_size` best; ``nbest_size`` 0 or 1 is `encode`."""
         if nbest_size in (0, 1):
             return self.encode_ordinary(text)
-        escaped = escape(text)
+        escaped = self.normalizer(text)
         ends = self._lattice(escaped)
         if nbest_size < 0:
             return self._ids(escaped, lattice.sample(ends, self._scores, alpha, self.rng))
@@ -168,7 +176,7 @@ class UnigramTokenizer(Tokenizer):
 
     def _decode_stretch(self, ids: list[int]) -> str:
         text = b"".join(self._bytes[i] for i in ids).decode("utf-8", errors="replace").replace(SPACE, " ")
-        return text[1:] if text.startswith(" ") else text
+        return text[1:] if text.startswith(" ") and self.normalizer.add_dummy_prefix else text
 
     def id_to_token(self, token_id: int) -> str:
         return self.pieces[token_id][0]
@@ -195,20 +203,11 @@ class UnigramTokenizer(Tokenizer):
         if self.byte_fallback:
             decoders.append({"type": "ByteFallback"})
         decoders += [{"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]
-        return {"normalizer": hf_json.sequence("normalizers", ESCAPE), "pre_tokenizer": None,
+        return {"normalizer": hf_json.sequence("normalizers", self.normalizer.hf_steps()), "pre_tokenizer": None,
                 "post_processor": None, "decoder": hf_json.sequence("decoders", decoders)}
 
     def pipeline_from_dict(self, data: dict) -> None:
         normalizer, pre_tokenizer = data.get("normalizer"), data.get("pre_tokenizer")
-        hf_json.require(hf_json.steps(normalizer) == ESCAPE, "normalizer for Unigram (lmlab's is Prepend "
-                        "'▁' then Replace ' ' by '▁')", normalizer)
+        self.normalizer = Normalizer.from_hf_steps(hf_json.steps(normalizer))
         hf_json.require(pre_tokenizer is None, "pre_tokenizer for Unigram", pre_tokenizer)
 
-
-def escape(text: str) -> str:
-    """SentencePiece's view of a text: a ``▁`` in front and for every space; empty stays empty.
-
-    >>> escape("Hello  world")
-    '▁Hello▁▁world'
-    """
-    return SPACE + text.replace(" ", SPACE) if text else ""

@@ -6,6 +6,13 @@ into words (letters, digits, ``_``) and runs of punctuation; whitespace only sep
 >>> WORD_PATTERN.findall("Don't stop... 42 times!")
 ['Don', "'", 't', 'stop', '...', '42', 'times', '!']
 
+Chinese and Japanese write no spaces between words, so a run of letters there is a whole
+clause, almost never seen twice. Each CJK character (Han, Hiragana, Katakana) is therefore a
+word of its own, as in BERT's Chinese tokenizer:
+
+>>> WORD_PATTERN.findall("江泽民发表1998年新年讲话")
+['江', '泽', '民', '发', '表', '1998', '年', '新', '年', '讲', '话']
+
 The vocabulary keeps the words seen at least `min_freq` times, most frequent first (ties in
 alphabetical order), up to `vocab_size` entries including the special tokens. Decoding joins
 words with single spaces, so it is lossy: the spacing and anything unknown are gone.
@@ -14,8 +21,9 @@ words with single spaces, so it is lossy: the spacing and anything unknown are g
 >>> tok.decode(tok.encode("the dog saw the cat"))
 'the <unk> <unk> the cat'
 
-In Hugging Face's schema this is a WordLevel model behind the ``Whitespace`` pre-tokenizer,
-whose pattern is exactly `WORD_PATTERN`.
+In Hugging Face's schema this is a WordLevel model behind a ``Split`` pre-tokenizer that keeps
+the matches of `WORD_PATTERN` and removes the rest. Files with Hugging Face's ``Whitespace``
+pre-tokenizer (``WHITESPACE_PATTERN``, lmlab's word files before CJK were cut) keep that pattern.
 """
 
 from __future__ import annotations
@@ -29,7 +37,11 @@ from lmlab.tokenizers import hf_json
 from lmlab.tokenizers.base import END_OF_TEXT, Tokenizer, register
 
 UNKNOWN = "<unk>"
-WORD_PATTERN = regex.compile(r"\w+|[^\w\s]+")
+CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
+# The joiners (U+200C, U+200D) are written out: Python's \w holds them (Unicode's definition),
+# Oniguruma's (Hugging Face's Split) does not.
+WORD_PATTERN = regex.compile(rf"[{CJK}]|(?:[^\W{CJK}]|[\u200c\u200d])+|[^\w\s\u200c\u200d]+")
+WHITESPACE_PATTERN = regex.compile(r"\w+|[^\w\s]+")  # Hugging Face's Whitespace pre-tokenizer
 
 
 @register
@@ -42,12 +54,13 @@ class WordTokenizer(Tokenizer):
         self.unk_token = UNKNOWN
         self.word_to_id: dict[str, int] = {}
         self.id_to_word: dict[int, str] = {}
+        self.pattern = WORD_PATTERN
 
     def train(self, texts: Iterable[str], vocab_size: int | None = None, *, min_freq: int = 1) -> "WordTokenizer":
         """Keep the `vocab_size` - 2 most frequent words seen at least `min_freq` times."""
         counts: Counter[str] = Counter()
         for text in texts:
-            counts.update(WORD_PATTERN.findall(text))
+            counts.update(self.pattern.findall(text))
         self.unk_token = UNKNOWN
         self.special_tokens = {END_OF_TEXT: 0, UNKNOWN: 1}
         ranked = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
@@ -63,7 +76,7 @@ class WordTokenizer(Tokenizer):
     def encode_ordinary(self, text: str) -> list[int]:
         unknown = self.special_tokens[self.unk_token]
         lookup = self.word_to_id.get
-        return [lookup(word, unknown) for word in WORD_PATTERN.findall(text)]
+        return [lookup(word, unknown) for word in self.pattern.findall(text)]
 
     def decode(self, ids: Iterable[int]) -> str:
         return " ".join(self.id_to_word[int(i)] for i in ids)
@@ -87,9 +100,18 @@ class WordTokenizer(Tokenizer):
         self._index()
 
     def pipeline_to_dict(self) -> dict:
-        return {"normalizer": None, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None, "decoder": None}
+        if self.pattern == WHITESPACE_PATTERN:
+            pre_tokenizer = {"type": "Whitespace"}
+        else:
+            pre_tokenizer = hf_json.split(self.pattern.pattern, behavior="Removed", invert=True)
+        return {"normalizer": None, "pre_tokenizer": pre_tokenizer, "post_processor": None, "decoder": None}
 
     def pipeline_from_dict(self, data: dict) -> None:
         hf_json.require(data.get("normalizer") is None, "normalizer for words", data.get("normalizer"))
         pre_tokenizer = data.get("pre_tokenizer")
-        hf_json.require(hf_json.is_type(pre_tokenizer, "Whitespace"), "pre_tokenizer for words", pre_tokenizer)
+        if hf_json.is_type(pre_tokenizer, "Whitespace"):
+            self.pattern = WHITESPACE_PATTERN
+        else:
+            hf_json.require(hf_json.is_type(pre_tokenizer, "Split", behavior="Removed", invert=True),
+                            "pre_tokenizer for words (Whitespace, or Split keeping the matches)", pre_tokenizer)
+            self.pattern = regex.compile(hf_json.regex_of(pre_tokenizer))

@@ -14,7 +14,7 @@ from tokenizer_references import HARD_STRINGS, botchan, gpt2, require, tiktoken_
 
 from lmlab.errors import UserError
 from lmlab.tokenizers import BPETokenizer, load_tokenizer
-from lmlab.tokenizers.bpe import BYTE_ORDER, GPT2_PATTERN, GPT4_PATTERN, to_symbols
+from lmlab.tokenizers.bpe import BYTE_ORDER, GPT2_CJK_PATTERN, GPT2_PATTERN, GPT4_PATTERN, to_symbols
 
 
 def merged_bytes(tokenizer):
@@ -119,6 +119,34 @@ def test_gpt4_pattern_equals_tiktoken_with_that_pattern():
     tokenizer, reference = gpt2_variant("gpt4"), tiktoken_encoding(GPT4_PATTERN)
     for text in HARD_STRINGS + tiny_shakespeare().splitlines()[:2000]:
         assert tokenizer.encode(text) == reference.encode_ordinary(text), text
+
+
+CJK_SAMPLES = ["中共中央总书记、国家主席江泽民发表１９９８年新年讲话", "日本語のテキスト データ said: Hello 한국어 2024年"]
+
+
+def test_gpt2_cjk_pattern_cuts_cjk_characters_alone_and_the_rest_as_gpt2():
+    assert regex.findall(GPT2_CJK_PATTERN, CJK_SAMPLES[1]) == [
+        "日", "本", "語", "の", "テ", "キ", "ス", "ト", " デ", "ー", "タ", " said", ":", " Hello", " 한국어", " 2024", "年"]
+    for text in HARD_STRINGS + tiny_shakespeare().splitlines()[:2000]:  # no CJK: GPT-2's pieces exactly
+        if not regex.search(r"[\p{Han}\p{Hiragana}\p{Katakana}]", text):
+            assert regex.findall(GPT2_CJK_PATTERN, text) == regex.findall(GPT2_PATTERN, text), text
+
+
+def test_gpt2_cjk_pattern_equals_tiktoken_with_that_pattern():
+    tokenizer, reference = gpt2_variant("gpt2-cjk"), tiktoken_encoding(GPT2_CJK_PATTERN)
+    for text in HARD_STRINGS + CJK_SAMPLES:
+        assert tokenizer.encode(text) == reference.encode_ordinary(text), text
+
+
+def test_bpe_trained_behind_gpt2_cjk_never_joins_two_cjk_characters():
+    text = "中共中央总书记、国家主席江泽民。中国人民。中央电视台和中央人民广播电台。" * 20 + " the theme there"
+    tokenizer = BPETokenizer().train([text], vocab_size=400, pattern="gpt2-cjk")
+    pieces = [tokenizer.id_to_token(i) for i in tokenizer.encode(text)]
+    assert "中" in pieces and " the" in pieces
+    assert all(len(regex.findall(r"[\p{Han}]", piece)) <= 1 for piece in pieces)
+    glued = BPETokenizer().train([text], vocab_size=400)  # GPT-2's pattern: a clause is one pre-token
+    assert any(len(token) > 1 and regex.fullmatch(r"\p{Han}+", token)
+               for token in map(glued.id_to_token, glued.encode(text)))
 
 
 def test_special_tokens_are_text_unless_allowed_and_never_split():

@@ -17,9 +17,9 @@ TRAINING_TEXT = "\n".join(HARD_STRINGS) + "\n" + (
 PROBES = HARD_STRINGS + ["it was the age of incredulity", "unseen words: zyzzyva, quokka", "tab\tand\nnewline"]
 
 VARIANTS = {  # name -> (algorithm, training options)
-    "char": ("char", {}), "word": ("word", {}), "bpe": ("bpe", {}), "bpe-gpt4": ("bpe", {"pattern": "gpt4"}),
+    "char": ("char", {}), "word": ("word", {}), "bpe": ("bpe", {}), "bpe-gpt4": ("bpe", {"pattern": "gpt4"}), "bpe-gpt2-cjk": ("bpe", {"pattern": "gpt2-cjk"}),
     "wordpiece": ("wordpiece", {}), "wordpiece-cased": ("wordpiece", {"lowercase": False}),
-    "unigram": ("unigram", {}),
+    "unigram": ("unigram", {}), "unigram-nmt-nfkc": ("unigram", {"normalization": "nmt_nfkc"}),
 }
 
 

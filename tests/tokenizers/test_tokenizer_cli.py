@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, shared_data
 
 from lmlab.tokenizers import load_tokenizer
+from lmlab.recipes.tokenizer import DEFAULT_SAMPLE
 from lmlab.tokenizers.bpe import GPT4_PATTERN
 
 
@@ -95,6 +96,19 @@ def test_inspect_reports_size_specials_longest_tokens_and_tokens_per_word(traine
     assert report["tokens_per_word"] == round(report["sample_tokens"] / report["sample_words"], 3) > 1
     with_data = lmlab("tokenizer", "inspect", path, "--data", folder / "corpus.txt", cwd=folder)
     assert with_data.returncode == 0 and "validation split" in with_data.stdout
+
+
+def test_inspect_shows_how_a_chinese_sentence_is_cut_also_for_a_sentencepiece_model(trained):
+    folder, path = trained
+    report = json.loads(lmlab("tokenizer", "inspect", path, "--json", cwd=folder).stdout)
+    tokenizer = load_tokenizer(path)  # byte-level BPE trained on English: Chinese falls to bytes
+    assert report["chinese_cut"].replace(" | ", "") == "迈向充满希望的新世纪——一九九八年新年讲话"
+    assert report["chinese_cut"].count(" | ") + 1 == len(tokenizer.encode("迈向充满希望的新世纪——一九九八年新年讲话"))
+    assert report["chars_per_token"] == round(len(DEFAULT_SAMPLE) / report["sample_tokens"], 3)
+    model = shared_data("sentencepiece/botchan_en_unigram_1000.model")
+    result = lmlab("tokenizer", "inspect", model, cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert "vocab size       1000" in result.stdout and "sample cut       A |  to | k | en" in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [
