@@ -13,24 +13,24 @@ import importlib
 from lmlab.errors import UserError
 
 CATALOG = {  # name -> module, in the order of docs/lab/README.md
-    "nonlinearity": "lmlab.experiments.nonlinearity",
     "ngram-order": "lmlab.experiments.ngram_order",
+    "nonlinearity": "lmlab.experiments.nonlinearity",
     "gradients-through-time": "lmlab.experiments.gradients_through_time",
-    "attention-scaling": "lmlab.experiments.attention_scaling",
-    "score-functions": "lmlab.experiments.score_functions",
-    "heads": "lmlab.experiments.heads",
-    "masks": "lmlab.experiments.masks",
     "parallelism": "lmlab.experiments.parallelism",
-    "positions": "lmlab.experiments.positions",
-    "local-attention": "lmlab.experiments.local_attention",
-    "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
-    "warmup-and-dropout": "lmlab.experiments.warmup_and_dropout",
-    "decoding": "lmlab.experiments.decoding",
-    "distillation": "lmlab.experiments.distillation",
-    "seeds": "lmlab.experiments.seeds",
     "subword-regularization": "lmlab.experiments.subword_regularization",
     "multilingual-segmentation": "lmlab.experiments.multilingual_segmentation",
+    "attention-scaling": "lmlab.experiments.attention_scaling",
+    "score-functions": "lmlab.experiments.score_functions",
+    "masks": "lmlab.experiments.masks",
+    "heads": "lmlab.experiments.heads",
+    "positions": "lmlab.experiments.positions",
+    "norms-and-residuals": "lmlab.experiments.norms_and_residuals",
+    "local-attention": "lmlab.experiments.local_attention",
+    "warmup-and-dropout": "lmlab.experiments.warmup_and_dropout",
+    "decoding": "lmlab.experiments.decoding",
     "mini-batching": "lmlab.experiments.mini_batching",
+    "distillation": "lmlab.experiments.distillation",
+    "seeds": "lmlab.experiments.seeds",
 }
 
 

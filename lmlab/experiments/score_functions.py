@@ -194,4 +194,4 @@ def run(lab: Lab, settings: ScoreSettings) -> Report:
 
 EXPERIMENT = Experiment("score-functions", "Dot, scaled dot, bilinear or additive: which score, at what cost, and "
                         "why separate W_Q and W_K?", "004 §4.1.3, 002 Q2-3", PRESETS, run,
-                        {"tiny": "20 s", "default": "10 min (shared CPU)"})
+                        {"tiny": "20 s", "default": "7.3 min CPU (30 min wall, loaded)"})
