@@ -76,10 +76,14 @@ def raw_line(tagged_line: str) -> str:
     return "".join(gold_words(tagged_line))
 
 
-def renmin_documents(tagged_text: str) -> list[Document]:
-    """The month as one document, one paragraph per line (validation is then its last days)."""
-    lines = (raw_line(line) for line in tagged_text.splitlines())
-    return [Document("renmin-199801", "\n".join(line for line in lines if line))]
+def renmin_documents(tagged_text: str, paragraphs: int = 100) -> list[Document]:
+    """The month as consecutive documents of `paragraphs` paragraphs (one per line). The file marks
+    no article boundaries; cutting it gives next-sentence prediction other documents to draw its
+    random B sentences from, and holds out the last tenth of every stretch for validation."""
+    lines = [raw_line(line) for line in tagged_text.splitlines()]
+    lines = [line for line in lines if line]
+    return [Document(f"renmin-199801-{start // paragraphs + 1:03d}", "\n".join(lines[start:start + paragraphs]))
+            for start in range(0, len(lines), paragraphs)]
 
 
 # --- zh-reviews ------------------------------------------------------------------------------

@@ -23,6 +23,16 @@ def test_gold_words_and_raw_text_of_a_tagged_line():
     assert document.text == "迈向充满希望的新世纪——１９９８年\n中共中央总书记、江泽民"  # empty lines dropped
 
 
+def test_the_month_is_cut_into_documents_of_consecutive_paragraphs():
+    """Next-sentence prediction needs other documents to draw B sentences from: 250 paragraphs make
+    documents of 100, 100 and 50, in order, nothing lost."""
+    tagged = "\n".join(f"第/m  {i}/m  段/q" for i in range(250))
+    documents = chinese.renmin_documents(tagged)
+    assert [d.text.count("\n") + 1 for d in documents] == [100, 100, 50]
+    assert "\n".join(d.text for d in documents) == "\n".join(f"第{i}段" for i in range(250))
+    assert [d.name for d in documents] == ["renmin-199801-001", "renmin-199801-002", "renmin-199801-003"]
+
+
 def test_reviews_keep_the_first_copy_and_drop_the_ones_labelled_both_ways():
     rows, counts = chinese.clean_reviews({
         "negative": "太差了\n  \n质量一般\t还行\n太差了\n好坏参半\n",
