@@ -4,21 +4,13 @@ regularisation where training reads the sentences: bpe_dropout / sample_alpha re
 import json
 
 import pytest
-from test_classify_families import DEV, NEGATIVE, POSITIVE, write_tsv
+from test_classify_families import tiny  # noqa: F401  (the fixture: a tiny sentiment folder)
 
 from lmlab.cli import main
 from lmlab.data.classification import Example
 from lmlab.recipes import classify
 from lmlab.recipes.classifier_families import classifier_family
 from lmlab.tokenizers import load_tokenizer
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-sentiment")
-    write_tsv(folder / "train.tsv", [(t, 1) for t in POSITIVE] + [(t, 0) for t in NEGATIVE])
-    write_tsv(folder / "dev.tsv", DEV)
-    return folder
 
 
 def sets(*assignments):
