@@ -39,5 +39,7 @@ def verdict(name_a: str, a: list[float], name_b: str, b: list[float], what: str,
     seeds = f" over {min(len(a), len(b))} seeds" if min(len(a), len(b)) > 1 else " on one seed, no noise estimate"
     if min(len(a), len(b)) > 1 and not clear_difference(a, b):
         return f"{what}: no clear difference ({numbers}){seeds}: the seed spread covers the gap."
+    if round(statistics.fmean(a), digits) == round(statistics.fmean(b), digits):
+        return f"{what}: the same to {digits} decimals ({numbers}){seeds}."
     better = name_a if statistics.fmean(a) < statistics.fmean(b) else name_b
     return f"{what}: {better} is lower ({numbers}){seeds}."

@@ -120,3 +120,6 @@ def test_no_clear_difference_when_the_seed_spread_covers_the_gap():
     assert clear_difference([1.0, 1.01, 1.02], [1.5, 1.52, 1.49])
     assert "no clear difference" in verdict("a", [1.0, 1.2, 1.1], "b", [1.15, 1.05, 1.25], "loss")
     assert verdict("a", [1.0, 1.01, 1.02], "b", [1.5, 1.52, 1.49], "loss").startswith("loss: a is lower")
+    # one seed each and equal at the shown precision: no arm is named the lower one
+    assert verdict("a", [4.5321], "b", [4.5319], "bpc") == "bpc: the same to 3 decimals (a 4.532 vs b 4.532) on one seed, no noise estimate."
+    assert verdict("a", [4.5311], "b", [4.5329], "bpc").startswith("bpc: a is lower")
