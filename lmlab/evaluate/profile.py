@@ -5,9 +5,12 @@
   plus attention's 4 * n_layer * n_embd * context for a Transformer (QK^T and the weighted sum
   of V over `context` keys). A training step costs about 3x the forward (backward = 2x). Lookup
   tables (embeddings, n-gram counts) cost no multiplications;
-- peak memory of a training step and of generation: the most bytes the step's tensors held at
-  once (`lmlab.evaluate.memory.PeakMemory`: the CUDA allocator's peak, or on a CPU the profiler's
-  allocation events), measured in its own pass so that it does not slow the timed one;
+- peak memory of a training step and of generation: the most bytes the step's own tensors held
+  at once (`lmlab.evaluate.memory.PeakMemory`: the CUDA allocator's peak, or on a CPU the profiler's
+  allocation events), measured in its own pass so that it does not slow the timed one. A training
+  step's own tensors are its activations, gradients and the temporaries of clipping and AdamW; the
+  weights and AdamW's moments, held before the step (created by a warm-up step), are reported
+  beside it (`weights_mb`, `optimizer_state_mb`): a step needs the sum;
 - latency: time to the first generated token (prefill included) and per token after it;
 - throughput in tokens/s, training and generation, at several batch sizes;
 - MFU, model FLOPs utilisation (PaLM, Chowdhery et al. 2022): achieved FLOP/s over the device's
@@ -31,7 +34,7 @@ import time
 import torch
 import torch.nn as nn
 
-from lmlab.evaluate.memory import PeakMemory
+from lmlab.evaluate.memory import PeakMemory, tensor_bytes
 from lmlab.generate.sampling import SamplingConfig, generate
 from lmlab.train.optim import adamw, autocast_dtype, precision
 
@@ -102,7 +105,8 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: tup
 
 def measure_training(model, batch_size: int, block_size: int, steps: int, device: torch.device) -> dict:
     """Seconds per training step on random tokens (the median of `steps` timed steps after one warm-up
-    step: robust to a burst of other work on a shared machine), tokens/s, peak memory.
+    step: robust to a burst of other work on a shared machine), tokens/s, the step's peak memory and
+    the memory held before it (weights and buffers; AdamW's state, created by the warm-up step).
 
     The step is the Trainer's with its default settings (AdamW as `lmlab.train.optim` builds it, lr
     1e-3, betas (0.9, 0.99), weight decay 0.1, clipping at 1.0, bf16 autocast on CUDA), taken on a
@@ -125,8 +129,11 @@ def measure_training(model, batch_size: int, block_size: int, steps: int, device
     with PeakMemory(device) as peak:  # one more step, untimed: the profiler slows it down
         training_step(model, optimizer, batch, autocast, grad_clip=1.0)
     seconds = statistics.median(times)
+    state = [value for values in optimizer.state.values() for value in values.values() if torch.is_tensor(value)]
     return {"seconds_per_step": seconds, "tokens_per_s": batch_size * block_size / seconds,
-            "peak_memory_mb": peak.megabytes}
+            "peak_memory_mb": peak.megabytes,
+            "weights_mb": tensor_bytes([*model.parameters(), *model.buffers()]) / 2**20,
+            "optimizer_state_mb": tensor_bytes(state) / 2**20}
 
 
 def measure_generation(model, batch_size: int, prompt_length: int, new_tokens: int, device: torch.device) -> dict:

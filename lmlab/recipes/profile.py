@@ -65,3 +65,16 @@ def profile_command(options: ProfileOptions) -> None:
                        if train else "- | - | -")
         print(f"| {row['batch_size']} | {train_cells} | {row['tokens_per_s']:,.0f} | {row['first_token_ms']:.2f} "
               f"| {row['per_token_ms']:.2f} | {row['peak_memory_mb']:.1f} | {row['mfu']:.2%} |")
+    print(_memory_note(result["training"]))
+
+
+def _memory_note(training: list[dict]) -> str:
+    """What the peak MB columns count (`lmlab.evaluate.memory`), and what the step holds besides."""
+    generation = ("generate peak MB: the generation's own tensors at their most (KV cache, activations, "
+                  "logits), weights not included")
+    if not training:
+        return f"{generation}."
+    held = training[0]
+    return (f"train peak MB: the most the training step's own tensors held at once (activations, gradients, "
+            f"clipping and AdamW temporaries), on top of {held['weights_mb']:.1f} MB of weights and "
+            f"{held['optimizer_state_mb']:.1f} MB of AdamW state held before it; {generation}.")
