@@ -18,9 +18,9 @@ not by the end (activations, gradients set to None before the work, temporaries,
 created inside). What is not: tensors allocated before the window (weights, optimizer state of
 earlier steps: count them with `tensor_bytes`), nor their frees: the profiler knows the size only
 of blocks allocated under an earlier profiler, so all of them are ignored (on CUDA such a free
-lowers the level, so the two differ when the work frees old tensors); memory outside tensors (the allocator's slack, oneDNN and
-MKL scratch buffers, Python objects). The profiler slows each operation down, so time is measured
-in a separate pass, never under `PeakMemory`.
+lowers the level, so the two differ when the work frees old tensors); memory outside tensors (the
+allocator's slack, oneDNN and MKL scratch buffers, Python objects). The profiler slows each
+operation down, so time is measured in a separate pass, never under `PeakMemory`.
 """
 
 from __future__ import annotations
