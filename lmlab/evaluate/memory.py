@@ -50,7 +50,8 @@ def peak_of_allocations(events: list[tuple[int, int]]) -> int:
 
 
 def _profiled_allocations(profiler) -> list[tuple[int, int]]:
-    """The (address, +/-bytes) allocation and free events the profiler saw, in time order."""
+    """The (address, +/-bytes) allocation and free events the profiler saw, in time order; at equal
+    times frees first (an address is freed before the allocator can hand it out again)."""
     from torch._C._profiler import _EventType
 
     events, stack = [], list(profiler.profiler.kineto_results.experimental_event_tree())
@@ -59,7 +60,8 @@ def _profiled_allocations(profiler) -> list[tuple[int, int]]:
         if node.tag == _EventType.Allocation:
             events.append((node.start_time_ns, node.extra_fields.ptr, node.extra_fields.alloc_size))
         stack.extend(node.children)
-    return [(address, size) for _, address, size in sorted(events)]
+    events.sort(key=lambda event: (event[0], event[2] > 0))
+    return [(address, size) for _, address, size in events]
 
 
 def tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
