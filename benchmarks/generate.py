@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import platform
 import statistics
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "generate.json"
-SIDES = ("lmlab", "hf-sdpa", "hf-eager")
+SIDES = ("lmlab", "hf-sdpa", "hf-eager", "lmlab-int8")
 PRESET_SHAPES = {
     "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, vocab_size=96),
     "gpt2-small": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, vocab_size=50257),
@@ -53,7 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="run every model this many times, alternating, to spread machine noise")
     run.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     run.add_argument("--device", default="cpu")
-    run.add_argument("--sides", nargs="+", default=list(SIDES), choices=SIDES)
+    run.add_argument("--sides", nargs="+", default=list(SIDES[:3]), choices=SIDES,
+                     help="lmlab-int8: the same weights quantized as `lmlab quantize --dtype int8` writes them, "
+                          "decoded with the int8 weight-only kernel (bf16 activations) where the CPU has one")
     run.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
     parser.add_argument("--only", choices=SIDES, help=argparse.SUPPRESS)  # internal: one model, JSON out
     parser.add_argument("--weights", help=argparse.SUPPRESS)  # internal: the shared HF folder
@@ -104,6 +107,39 @@ def peak_rss_mib() -> float:
         return psutil.Process().memory_info().peak_wset / 2**20
 
 
+# --- memory bandwidth: what bounds a decoding step of a large model --------------------------------
+def weight_bytes_per_token(model) -> int:
+    """Bytes of weights one decoding step reads: every tensor of the layers that multiply (Linear,
+    transformers' Conv1D, lmlab's Int8Linear; a tied output head reads the whole token table), not
+    the embedding tables, of which a step looks up one row. Boolean mask buffers are not weights."""
+    import torch
+
+    tensors = {}
+    for module in model.modules():
+        if isinstance(module, torch.nn.Embedding):
+            continue
+        for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
+            if tensor.dtype != torch.bool:
+                tensors[tensor.data_ptr()] = tensor.numel() * tensor.element_size()
+    return sum(tensors.values())
+
+
+def read_bandwidth_gbs(threads: int, megabytes: int = 1024, repeats: int = 5) -> float:
+    """The best read bandwidth (GB/s) of summing a float32 tensor of `megabytes`, with `threads`: the
+    speed at which this machine can stream weights from memory."""
+    import torch
+
+    torch.set_num_threads(threads)
+    data = torch.ones(megabytes * 2**20 // 4)
+    data.sum()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        data.sum()
+        best = min(best, time.perf_counter() - start)
+    return data.numel() * 4 / best / 1e9
+
+
 # --- one model, in its own process -----------------------------------------------------------------
 def measure(args: argparse.Namespace) -> dict:
     import torch
@@ -114,12 +150,17 @@ def measure(args: argparse.Namespace) -> dict:
     prompt = torch.randint(0, args.vocab_size, (1, args.prompt_length),
                            generator=torch.Generator().manual_seed(0)).to(device)
     new = args.new_tokens
-    if args.only == "lmlab":
+    if args.only.startswith("lmlab"):
         from lmlab.generate.sampling import SamplingConfig, generate
         from lmlab.interop.hf import load_hf_gpt2
+        from lmlab.nn.quantize import compress_state, expand_state, use_int8_kernels
 
         baseline = rss_mib()
         model = load_hf_gpt2(args.weights, device=device)
+        if args.only == "lmlab-int8":  # what loading a `lmlab quantize --dtype int8` run does
+            stored = compress_state(model.state_dict(), "int8")
+            model.load_state_dict(expand_state(stored), strict=False)
+            use_int8_kernels(model, stored)
         greedy = SamplingConfig(strategy="greedy")
 
         def run() -> list[int]:
@@ -151,7 +192,8 @@ def measure(args: argparse.Namespace) -> dict:
         tokens_per_s.append(len(again) / (time.perf_counter() - start))
         assert again == tokens, "greedy decoding is not deterministic"
     return {"name": args.only, "tokens_per_s": tokens_per_s, "tokens": tokens, "rss_after_imports_mib": baseline,
-            "peak_rss_mib": peak_rss_mib(), "threads": torch.get_num_threads()}
+            "peak_rss_mib": peak_rss_mib(), "threads": torch.get_num_threads(),
+            "weight_bytes_per_token": weight_bytes_per_token(model)}
 
 
 # --- the driver ------------------------------------------------------------------------------------
@@ -182,6 +224,11 @@ def run_side(side: str, argv: list[str], folder: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def streamed(result: dict) -> float:
+    """GB/s of weights a side reads while decoding: bytes per token x median tokens/s."""
+    return result["weight_bytes_per_token"] * result["median_tokens_per_s"] / 1e9
+
+
 def merge(runs: list[dict]) -> dict:
     merged = dict(runs[0])
     merged["tokens_per_s"] = [value for run in runs for value in run["tokens_per_s"]]
@@ -190,17 +237,19 @@ def merge(runs: list[dict]) -> dict:
     return merged
 
 
-def table(results: list[dict]) -> str:
+def table(results: list[dict], bandwidth_gbs: float) -> str:
     lmlab = next((r for r in results if r["name"] == "lmlab"), None)
     lines = ["| model | new tokens/s (median) | ms/token | min - max | lmlab / model: median (best) "
-             "| same tokens as lmlab | peak RSS (MiB) | RSS after imports (MiB) |",
-             "|---|---:|---:|---:|---:|---|---:|---:|"]
+             "| same tokens as lmlab | weights read GB/s (share of the machine's) | peak RSS (MiB) "
+             "| RSS after imports (MiB) |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in results:
         ratio = (f"{lmlab['median_tokens_per_s'] / r['median_tokens_per_s']:.2f}x "
                  f"({max(lmlab['tokens_per_s']) / max(r['tokens_per_s']):.2f}x)") if lmlab else "-"
         same = "-" if not lmlab or r is lmlab else ("yes" if r["tokens"] == lmlab["tokens"] else "**NO**")
         lines.append(f"| {r['name']} | {r['median_tokens_per_s']:,.1f} | {1000 / r['median_tokens_per_s']:.2f} | "
                      f"{min(r['tokens_per_s']):,.1f} - {max(r['tokens_per_s']):,.1f} | {ratio} | {same} | "
+                     f"{streamed(r):.1f} ({streamed(r) / bandwidth_gbs:.0%}) | "
                      f"{r['peak_rss_mib']:.0f} | {r['rss_after_imports_mib']:.0f} |")
     for r in results:
         if lmlab and r is not lmlab and r["tokens"] != lmlab["tokens"]:
@@ -232,6 +281,7 @@ def main(argv=None) -> None:
                 print(f"round {round_ + 1}/{args.rounds}: {side} ...", file=sys.stderr, flush=True)
                 runs[side].append(run_side(side, child_argv, folder))
     results = [merge(runs[side]) for side in sides]
+    bandwidth = read_bandwidth_gbs(args.threads)
 
     settings = {k: getattr(args, k) for k in ("preset_shape", "prompt_length", "new_tokens", "repeats", "rounds",
                                               "threads", "device")}
@@ -248,7 +298,8 @@ def main(argv=None) -> None:
     identical = {r["name"]: r["tokens"] == lmlab["tokens"] for r in results if lmlab and r is not lmlab}
     document = {"benchmark": "generate", "shape": shape, "settings": settings, "results": results,
                 "ratios": ratios, "ratios_best": ratios_best, "identical_tokens": identical,
-                "goal": "lmlab >= 2x HF on CPU",
+                "goal": "lmlab >= 4x HF at the cpu preset, >= 2x at gpt2-small (CPU)",
+                "read_bandwidth_gbs": bandwidth,
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                             "transformers": transformers_version, "python": platform.python_version()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -257,7 +308,9 @@ def main(argv=None) -> None:
           f"{args.device}, {args.threads} threads: " + ", ".join(f"{k}={v}" for k, v in shape.items()))
     if getattr(args, "block_note", None):
         print(f"({args.block_note})")
-    print(table(results))
+    print(f"Memory read bandwidth, {args.threads} threads (summing a 1 GiB float32 tensor, best of 5): "
+          f"{bandwidth:.1f} GB/s; weights read per token: {results[0]['weight_bytes_per_token'] / 1e6:,.1f} MB")
+    print(table(results, bandwidth))
     print(f"\n(JSON: {args.out})")
 
 

@@ -37,10 +37,17 @@ def config_from_dict(cls, data: dict, source: str = "config"):
     if unknown:
         raise UserError(f"{source}: unknown {cls.__name__} keys {unknown}")
     hints = typing.get_type_hints(cls)
+    legacy = getattr(cls, "LEGACY_VALUES", {})  # {field: {value older lmlabs wrote: today's value}}
     values = {}
     for key, value in data.items():
+        if key in legacy and _hashable(value) and value in legacy[key]:
+            value = legacy[key][value]
         values[key] = _check_type(hints[key], value, f"{source}: {cls.__name__}.{key}")
     return cls(**values)
+
+
+def _hashable(value) -> bool:
+    return not isinstance(value, (dict, list))
 
 
 def _check_type(hint, value, where: str):

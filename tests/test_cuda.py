@@ -14,7 +14,8 @@ import torch
 
 from lmlab.cli import main
 from lmlab.models.gpt import GPT, GPTConfig
-from lmlab.train.optim import adamw, autocast_dtype, precision
+from lmlab.train.acceleration import choose_autocast
+from lmlab.train.optim import adamw, precision
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")]
 CUDA = torch.device("cuda")
@@ -52,7 +53,7 @@ def test_forward_and_backward_on_cuda_equal_the_cpu_in_float32(no_tf32):
 def test_a_bf16_autocast_training_step_runs_and_lowers_the_loss():
     model = tiny_gpt().to(CUDA).train()
     optimizer = adamw(model, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1, device=CUDA)
-    dtype = autocast_dtype("bfloat16", CUDA)
+    dtype, _ = choose_autocast("bfloat16", CUDA)
     ids = torch.randint(0, 37, (4, 24), device=CUDA)
     losses = []
     for _ in range(5):  # the same batch five times: the loss must fall

@@ -36,7 +36,8 @@ import torch.nn as nn
 
 from lmlab.evaluate.memory import PeakMemory, tensor_bytes
 from lmlab.generate.sampling import SamplingConfig, generate
-from lmlab.train.optim import adamw, autocast_dtype, precision
+from lmlab.train.acceleration import choose_autocast
+from lmlab.train.optim import adamw, precision
 
 # Dense bf16 tensor-core peaks from the vendors' datasheets (FLOP/s), matched on the device name.
 GPU_PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12,
@@ -109,7 +110,7 @@ def measure_training(model, batch_size: int, block_size: int, steps: int, device
     the memory held before it (weights and buffers; AdamW's state, created by the warm-up step).
 
     The step is the Trainer's with its default settings (AdamW as `lmlab.train.optim` builds it, lr
-    1e-3, betas (0.9, 0.99), weight decay 0.1, clipping at 1.0, bf16 autocast on CUDA), taken on a
+    1e-3, betas (0.9, 0.99), weight decay 0.1, clipping at 1.0, the autocast dtype=auto picks), taken on a
     copy of the model so that the model profiled is left as it was. The values do not change the time.
     """
     V = model.config.vocab_size
@@ -117,7 +118,7 @@ def measure_training(model, batch_size: int, block_size: int, steps: int, device
              torch.randint(0, V, (batch_size, block_size), device=device))
     model = copy.deepcopy(model).to(device).train()
     optimizer = adamw(model, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1, device=device)
-    autocast = autocast_dtype("auto", device)
+    autocast, _ = choose_autocast("auto", device)
     training_step(model, optimizer, batch, autocast, grad_clip=1.0)  # warm-up: allocator, optimizer state
     times = []
     for _ in range(steps):

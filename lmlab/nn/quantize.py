@@ -13,11 +13,20 @@ keeps float32's exponent and 8 of its 24 mantissa bits: every floating tensor is
 
 `compress_state` and `expand_state` turn a state dict into the tensors a file stores and back.
 Tied weights (a GPT's output head is its token embedding) are stored once.
+
+**Computing with int8 weights.** Decoding one token reads every weight once, so a large model's
+step is bound by memory bandwidth, and 1 byte per weight instead of 4 is the way to go faster.
+`use_int8_kernels` swaps a loaded model's Linear layers for `Int8Linear`, whose weight stays int8
+in memory and whose product is torch's weight-only int8 kernel (``torch._weight_int8pack_mm``:
+activations in bf16, the int8 row widened and scaled inside the kernel). Where that kernel is
+not usable (no native bf16 on the CPU, an inner size that is not a multiple of 16, for which the
+kernel returns wrong numbers in torch 2.13), the layer keeps the dequantized float32 weight.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 
 SCALE = ".scale"  # the stored name of a quantized tensor's row scales: "<name>.scale"
 DTYPES = ("int8", "bf16")
@@ -73,3 +82,60 @@ def expand_state(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The inverse of `compress_state`: int8 matrices dequantized to float32, the rest as stored."""
     return {name: dequantize_rows(tensor, stored[name + SCALE]) if name + SCALE in stored else tensor
             for name, tensor in stored.items() if not name.endswith(SCALE) or name[:-len(SCALE)] not in stored}
+
+
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX tiles)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def int8_kernel_usable(linear: nn.Linear) -> bool:
+    """torch's int8 weight-only kernel: a CPU layer, native bf16, inner size a multiple of 16."""
+    return (hasattr(torch, "_weight_int8pack_mm") and linear.weight.device.type == "cpu" and cpu_computes_bf16()
+            and linear.in_features % 16 == 0)
+
+
+class Int8Linear(nn.Module):
+    """y = x W'^T + b with W' = q * scale per row, q kept int8: x (..., in) -> y (..., out)."""
+
+    def __init__(self, q: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> None:
+        super().__init__()
+        self.out_features, self.in_features = q.shape
+        self.register_buffer("q", q.clone(memory_format=torch.contiguous_format))  # (out, in) int8, in memory
+        # of its own: the kernel's vector loads crash on the unaligned tensors a file can hand out
+        self.register_buffer("scale", scale.float())  # (out,), as stored; the kernel takes it in bf16
+        self.bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features).to(torch.bfloat16)  # (N, in)
+        y = torch._weight_int8pack_mm(rows, self.q, self.scale.to(torch.bfloat16)).to(x.dtype)  # (N, out)
+        y = y.view(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+
+def storage_names(state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """Each name of a state dict -> the first name sharing its tensor (itself, unless tied)."""
+    first: dict[tuple, str] = {}
+    names = {}
+    for name, tensor in state.items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        names[name] = first.setdefault(key, name)
+    return names
+
+
+def use_int8_kernels(model: nn.Module, stored: dict[str, torch.Tensor]) -> int:
+    """Swap every Linear of `model` whose weight `stored` holds as int8 (a tied weight under its first
+    name) and that the kernel can run for an `Int8Linear`; returns how many were swapped."""
+    sources = storage_names(model.state_dict())
+    swapped = 0
+    for name, module in list(model.named_modules()):
+        if not isinstance(module, nn.Linear) or not int8_kernel_usable(module):
+            continue
+        source = sources.get(f"{name}.weight")
+        if source is None or source + SCALE not in stored:
+            continue
+        parent, _, child = name.rpartition(".")
+        int8 = Int8Linear(stored[source], stored[source + SCALE], module.bias)
+        setattr(model.get_submodule(parent) if parent else model, child, int8)
+        swapped += 1
+    return swapped

@@ -138,8 +138,6 @@ def train(options: LMTrainOptions, context: distributed.Context) -> dict:
     if family.training != "counted" and saved is None:  # before any file is written
         shape = {**config_to_dict(config.model), "vocab_size": config.data.vocab_size or 256}
         check_fits(lambda: family.build(shape), context.device)
-    if options.compile:
-        config.train.compile = True
     return fit(family, config, out, context, preset=options.preset or LMTrainOptions.default_preset,
                resume=saved is not None)
 

@@ -76,7 +76,8 @@ class LMTrainOptions(TrainingOptions):
     # algorithm to train on the training split (char, word, bpe, wordpiece, unigram), or a tokenizer.json
     vocab_size: Optional[int] = field(default=None, metadata=from_config("data.vocab_size"))  # vocabulary
     # size for trained tokenizers
-    compile: bool = False  # compile the model with torch.compile
+    compile: Optional[Literal["auto", "on", "off"]] = field(default=None, metadata=from_config("train.compile"))
+    # torch.compile the model: auto compiles only when the first steps show the run repays the compilation
 
 
 @options

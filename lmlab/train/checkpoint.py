@@ -27,7 +27,7 @@ from safetensors.torch import load_model, safe_open, save_model
 from lmlab import __version__
 from lmlab.errors import UserError
 from lmlab.io import atomic_write, atomic_write_json, atomic_write_text, read_text
-from lmlab.nn.quantize import compress_state, expand_state, tied_names
+from lmlab.nn.quantize import compress_state, expand_state, tied_names, use_int8_kernels
 from lmlab.outputs import KINDS, kind_name, with_kind
 from lmlab.tokenizers import Tokenizer
 
@@ -132,14 +132,16 @@ class RunFolder:
         atomic_write(self.model_path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
     def load_compressed(self, model: torch.nn.Module, dtype: str) -> None:
-        """Load weights written by `save_compressed` into `model`: int8 dequantized to float32 on load
-        (the model computes in float32), bf16 kept (the model is cast to bf16 and computes in it)."""
+        """Load weights written by `save_compressed` into `model`: bf16 kept (the model is cast to bf16
+        and computes in it); int8 dequantized to float32, then every Linear that torch's int8 kernel
+        can run computes from the int8 weights themselves (`lmlab.nn.quantize.use_int8_kernels`)."""
         from safetensors.torch import load_file
 
         if not self.model_path.is_file():
             raise UserError(f"{self.model_path} is missing: the run has no saved weights yet")
         try:
-            state = expand_state(load_file(str(self.model_path)))
+            stored = load_file(str(self.model_path))
+            state = expand_state(stored)
         except (SafetensorError, OSError) as error:
             raise UserError(f"{self.model_path}: not a readable safetensors file ({error})") from None
         model = unwrap(model)
@@ -154,6 +156,8 @@ class RunFolder:
         except RuntimeError as error:  # shape mismatch
             raise UserError(f"{self.model_path}: weights do not fit the model in config.json "
                             f"({str(error).splitlines()[0]})") from None
+        if dtype == "int8":
+            use_int8_kernels(model, stored)
 
     def save_arrays(self, arrays: dict, step: int) -> None:
         """Numpy arrays (a counted model such as the n-gram's) as model.safetensors."""

@@ -6,8 +6,9 @@ gradient, where Adam's per-coordinate scaling would weaken it. Following GPT-2 a
 weight matrices and embeddings decay; biases and normalisation gains (one number per channel)
 do not, since pulling them towards zero only fights the normalisation.
 
-**Precision**: on a CUDA device with bf16 support, the forward runs under bf16 autocast (matrix
-products in bfloat16, reductions and the loss in float32); on a CPU everything stays float32.
+**Precision**: the forward runs under bf16 autocast (matrix products in bfloat16, reductions and
+the loss in float32) or in plain float32; which one ``dtype=auto`` picks, and why, is
+`lmlab.train.acceleration.choose_autocast`.
 """
 
 from __future__ import annotations
@@ -39,13 +40,6 @@ def adamw(model: torch.nn.Module, lr: float, betas: tuple[float, float], weight_
     """AdamW over `model`'s two parameter groups, fused where `uses_fused_adamw` says so."""
     return torch.optim.AdamW(parameter_groups(model, weight_decay), lr=lr, betas=betas,
                              fused=uses_fused_adamw(device))
-
-
-def autocast_dtype(dtype: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for a setting "auto" | "float32" | "bfloat16"; None: no autocast."""
-    if dtype == "bfloat16" or (dtype == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return None
 
 
 def precision(device: torch.device, autocast: torch.dtype | None):

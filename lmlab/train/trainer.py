@@ -3,7 +3,7 @@
 One step of training:
 
     for each of `grad_accum` micro-batches:        # gradient accumulation
-        loss = model(*batch)[1] / grad_accum        # (bf16 autocast on CUDA)
+        loss = model(*batch)[1] / grad_accum        # (bf16 autocast where it pays: dtype=auto)
         loss.backward()                             # DDP averages gradients across ranks here
     clip the global gradient norm to `grad_clip`
     set the learning rate from the schedule; AdamW step; zero the gradients
@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import Annotated, Callable, Iterable, Literal
+from typing import Annotated, Callable, ClassVar, Iterable, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -36,7 +36,8 @@ from lmlab.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, SEED, C
 from lmlab.errors import UserError
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
-from lmlab.train.optim import adamw, autocast_dtype, precision
+from lmlab.train.acceleration import AutoCompile, batch_shapes, choose_autocast
+from lmlab.train.optim import adamw, precision
 from lmlab.train.schedules import SCHEDULES
 from lmlab.train.tensorboard import TensorBoardLog, check_available
 from lmlab.viz import plot_loss_curves
@@ -64,12 +65,16 @@ class TrainConfig(Config):
     checkpoint_every: Annotated[int, NON_NEGATIVE] = 500  # steps between checkpoints; 0 = only at the end
     log_every: Annotated[int, AT_LEAST_ONE] = 10  # steps between metrics.jsonl records
     seed: Annotated[int, SEED] = 1337
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
-    compile: bool = False  # torch.compile the model
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast where the device computes
+    # bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX), float32 elsewhere (lmlab.train.acceleration)
+    compile: Literal["auto", "on", "off"] = "auto"  # torch.compile the model; auto: only when a probe of the
+    # first steps says the run is long enough to repay the compilation, kept only if the steps get faster
     on_nan: Literal["stop", "skip"] = "stop"  # a non-finite loss or gradient: stop (the last checkpoint
     # is kept untouched, exit 2) or skip that step's update and count it (`skipped_steps` in metrics.jsonl)
     logger: Literal["jsonl", "tensorboard"] = "jsonl"  # metrics.jsonl always; tensorboard also writes its
     # scalars into RUN/tensorboard (pip install lmlab[tensorboard])
+
+    LEGACY_VALUES: ClassVar[dict] = {"compile": {False: "off", True: "on"}}  # run folders before compile=auto
 
     def check_relations(self) -> None:
         if self.min_lr > self.lr:
@@ -136,7 +141,7 @@ class Trainer:
         device = self.context.device
         self.model = model.to(device)
         self.optimizer = adamw(self.model, config.lr, (config.beta1, config.beta2), config.weight_decay, device)
-        self.autocast = autocast_dtype(config.dtype, device)
+        self.autocast, self.precision_choice = choose_autocast(config.dtype, device)
         self.step = 0  # optimizer steps done
         self.tokens_seen = 0
         self.best_val_loss = math.inf
@@ -145,12 +150,14 @@ class Trainer:
         self.session_start = time.perf_counter()
         self.grad_norm = math.nan  # the last step's global gradient norm, before clipping
         self.tensorboard: TensorBoardLog | None = None  # open during `fit` with logger=tensorboard (rank 0)
-        self.wrapped = self.model
-        if config.compile:
-            self.wrapped = torch.compile(self.wrapped)
+        self.ddp = None  # the DistributedDataParallel wrapper under torchrun
         if self.context.distributed:
             ids = [device.index] if device.type == "cuda" else None
-            self.wrapped = torch.nn.parallel.DistributedDataParallel(self.wrapped, device_ids=ids)
+            self.ddp = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.wrapped = self.ddp or self.model  # what the training step calls
+        if config.compile == "on":
+            self.wrapped = torch.compile(self.wrapped)
+        self.auto_compile = AutoCompile(self.wrapped, device, self.say) if config.compile == "auto" else None
 
     # --- state ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -214,23 +221,21 @@ class Trainer:
 
     def train_step(self) -> tuple[float, int]:
         """One optimizer step over `grad_accum` micro-batches; returns (mean loss, tokens)."""
-        config, device = self.config, self.context.device
+        config, started = self.config, time.perf_counter()
         micro_batches = self.train_batches(self.step)
         lr = SCHEDULES[config.schedule](self.step, config.max_steps, config.lr, config.min_lr, config.warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        total_loss = torch.zeros((), device=device)
-        tokens = 0
-        for index, batch in enumerate(micro_batches):
-            batch = tuple(t.to(device, non_blocking=True) for t in batch)
-            last = index == len(micro_batches) - 1
-            # DDP: all-reduce gradients only once, after the last micro-batch.
-            sync = contextlib.nullcontext() if last or not self.context.distributed else self.wrapped.no_sync()
-            with sync, self._precision():
-                loss = self.training_loss(self.wrapped, batch) / len(micro_batches)
-            loss.backward()
-            total_loss += loss.detach()
-            tokens += batch[0].numel()
+        if self.auto_compile is not None and self.auto_compile.compiling:
+            try:  # the step that runs the compiler: a compiler that fails leaves the run eager
+                total_loss, tokens = self._accumulate(micro_batches, self.auto_compile.module())
+            except Exception as error:  # noqa: BLE001 (any compiler failure; Ctrl-C is not an Exception)
+                self.optimizer.zero_grad(set_to_none=True)
+                self.auto_compile.failed(error)
+                total_loss, tokens = self._accumulate(micro_batches, self.auto_compile.module())
+        else:
+            module = self.auto_compile.module() if self.auto_compile is not None else self.wrapped
+            total_loss, tokens = self._accumulate(micro_batches, module)
         loss = distributed.mean_across_ranks(total_loss, self.context).item()
         # the gradient norm before clipping to grad_clip (inf: measured, not clipped); the same on every rank
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip or math.inf).item()
@@ -241,7 +246,33 @@ class Trainer:
             self._non_finite(loss, grad_norm)  # raises, or skips this update
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
+        if self.auto_compile is not None:
+            self.auto_compile.step_done(time.perf_counter() - started, batch_shapes(micro_batches),
+                                        config.max_steps - self.step)
         return loss, tokens * self.context.world_size
+
+    def _accumulate(self, micro_batches: list[Batch], module: torch.nn.Module) -> tuple[torch.Tensor, int]:
+        """Forward and backward of every micro-batch through `module`: (summed loss, tokens)."""
+        device = self.context.device
+        total_loss = torch.zeros((), device=device)
+        tokens = 0
+        for index, batch in enumerate(micro_batches):
+            batch = tuple(t.to(device, non_blocking=True) for t in batch)
+            last = index == len(micro_batches) - 1
+            # DDP: all-reduce gradients only once, after the last micro-batch.
+            sync = contextlib.nullcontext() if last or self.ddp is None else self.ddp.no_sync()
+            with sync, self._precision():
+                loss = self.training_loss(module, batch) / len(micro_batches)
+            loss.backward()
+            total_loss += loss.detach()
+            tokens += batch[0].numel()
+        return total_loss, tokens
+
+    def say(self, sentence: str) -> None:
+        """A choice the run made by itself (precision, compilation): on stderr and in metrics.jsonl."""
+        if self.context.is_main:
+            tqdm.write(sentence, file=sys.stderr)
+            self.log({"step": self.step, "choice": sentence})
 
     def _non_finite(self, loss: float, grad_norm: float) -> None:
         """A loss or gradient that is nan or inf: nothing of this step reaches the weights or the disk.
@@ -278,6 +309,7 @@ class Trainer:
         self.session_start = window_start
         if context.is_main and config.logger == "tensorboard":  # a resumed run drops its old steps after this one
             self.tensorboard = TensorBoardLog(self.run.path, purge_step=self.step + 1 if self.step else None)
+        self.say(f"precision: {self.precision_choice}")
         try:
             with _InterruptFlag() as interrupt:
                 while self.step < config.max_steps:

@@ -6,6 +6,7 @@ import torch
 
 from lmlab.errors import UserError
 from lmlab.models.gpt import GPT, GPTConfig
+from lmlab.nn import quantize
 from lmlab.nn.quantize import SCALE, compress_state, dequantize_rows, expand_state, quantize_rows
 from lmlab.train.checkpoint import RunFolder
 
@@ -65,8 +66,13 @@ def test_a_run_folder_loads_its_compressed_weights_back(tmp_path, dtype):
     assert run.model_step() == 3
     assert loaded.lm_head.weight is loaded.token_embedding.weight  # still tied
     assert loaded.lm_head.weight.dtype == (torch.bfloat16 if dtype == "bf16" else torch.float32)
+    state = loaded.state_dict()
     for name, original in model.state_dict().items():
-        restored = loaded.state_dict()[name].float()
+        if name in state:
+            restored = state[name].float()
+        else:  # a Linear that now computes with the int8 kernel: its weight is q * scale
+            module = loaded.get_submodule(name.rpartition(".")[0])
+            restored = dequantize_rows(module.q, module.scale)
         if dtype == "bf16":
             assert torch.equal(restored, original.to(torch.bfloat16).float()), name
         elif original.dim() == 2:
@@ -81,3 +87,39 @@ def test_compressed_weights_of_another_model_are_refused_by_name(tmp_path):
     other = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8))
     with pytest.raises(UserError, match="do not fit the model"):
         run.load_compressed(other, "int8")
+
+
+needs_int8_kernel = pytest.mark.skipif(not quantize.int8_kernel_usable(torch.nn.Linear(16, 1)),
+                                       reason="torch's int8 weight-only kernel needs a CPU with native bf16")
+
+
+@needs_int8_kernel
+def test_int8_linear_computes_the_dequantized_product_within_bf16_rounding():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 50)
+    q, scale = quantize_rows(linear.weight)
+    x = torch.randn(3, 5, 64)  # (B, T, in)
+    expected = torch.nn.functional.linear(x, dequantize_rows(q, scale), linear.bias)  # (B, T, out)
+    got = quantize.Int8Linear(q, scale, linear.bias)(x)
+    assert got.shape == expected.shape and got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, rtol=0.02, atol=0.02 * expected.abs().max().item())
+
+
+@needs_int8_kernel
+def test_int8_kernels_replace_the_linears_they_can_run_and_keep_the_logits(tmp_path):
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=40, block_size=8, n_layer=1, n_head=2, n_embd=32, dropout=0.0)).eval()
+    stored = compress_state(model.state_dict(), "int8")
+    dequantized = GPT(model.config).eval()
+    dequantized.load_state_dict(expand_state(stored), strict=False)
+    fast = GPT(model.config).eval()
+    fast.load_state_dict(expand_state(stored), strict=False)
+    assert quantize.use_int8_kernels(fast, stored) == 4 + 1  # qkv, proj, up, down (in 32 or 128) and the tied head
+    assert isinstance(fast.lm_head, quantize.Int8Linear) and torch.equal(fast.lm_head.q, stored["token_embedding.weight"])
+    ids = torch.randint(0, 40, (2, 8))
+    expected, got = dequantized(ids)[0], fast(ids)[0]
+    torch.testing.assert_close(got, expected, rtol=0.03, atol=0.03 * expected.abs().max().item())
+
+
+def test_a_linear_whose_inner_size_is_not_a_multiple_of_16_keeps_float32_weights():
+    assert not quantize.int8_kernel_usable(torch.nn.Linear(24, 8))  # the kernel's numbers are wrong there

@@ -6,9 +6,11 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from lmlab.cli import main
 from lmlab.generate.sampling import SamplingConfig, generate
+from lmlab.nn.quantize import Int8Linear, expand_state, int8_kernel_usable, storage_names
 from lmlab.runs import load_run
 
 
@@ -44,8 +46,12 @@ def test_files_are_about_four_and_two_times_smaller(trained):
 
 def test_int8_weights_are_within_half_a_step_of_the_originals_and_bf16_is_torch_rounding(trained):
     original = load_run(trained / "fp32").model.state_dict()
-    int8, bf16 = load_run(trained / "int8").model.state_dict(), load_run(trained / "bf16").model.state_dict()
+    bf16 = load_run(trained / "bf16").model.state_dict()
+    int8 = expand_state(load_file(str(trained / "int8" / "model.safetensors")))  # tied names stored once
     for name, weight in original.items():
+        if name not in int8:
+            assert storage_names(original)[name] in int8, name
+            continue
         assert torch.equal(bf16[name], weight.to(torch.bfloat16)), name
         if weight.dim() == 2:  # a row's step is max|row| / 127
             step = weight.abs().amax(dim=1, keepdim=True) / 127
@@ -61,6 +67,9 @@ def test_quantized_runs_evaluate_close_to_the_original_and_decode_its_greedy_tok
     reference = greedy(trained / "fp32")
     assert greedy(trained / "int8") == reference  # all 100 greedy tokens of this seeded model
     assert greedy(trained / "bf16") == reference
+    model = load_run(trained / "int8").model
+    kernels = [m for m in model.modules() if isinstance(m, Int8Linear)]
+    assert len(kernels) == (1 + 4 * model.config.n_layer if int8_kernel_usable(torch.nn.Linear(64, 1)) else 0)
     text = run(["sample", trained / "int8", "--prompt", "The ", "--max-new-tokens", "8", "--seed", "0"], capsys)
     assert text.startswith("The ")
 

@@ -63,7 +63,8 @@ def test_the_trainer_follows_the_configured_loss_and_the_teacher_stays_frozen(tm
     batch = (torch.randint(0, 9, (4, 8)), torch.randint(0, 9, (4, 8)))
     loss = teacher_loss(teacher, DistillConfig(temperature=2.0, alpha=1.0))
     expected = distillation_loss(student(batch[0])[0], teacher(batch[0])[0], batch[1], 2.0, 1.0).item()
-    train = TrainConfig(max_steps=1, warmup_steps=0, eval_every=0, checkpoint_every=0, log_every=1)
+    train = TrainConfig(max_steps=1, warmup_steps=0, eval_every=0, checkpoint_every=0, log_every=1,
+                        dtype="float32")  # compared with a float32 reference
     trainer = Trainer(student, train, RunFolder(tmp_path), train_batches=lambda step: [batch], training_loss=loss)
     assert trainer.train_step()[0] == pytest.approx(expected, rel=1e-5)  # the soft loss, not the model's own
     assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters()))
