@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpt_train.json"
-SIDES = ("lmlab", "hf-sdpa", "hf-eager")
+SIDES = ("lmlab", "hf-sdpa", "hf-eager", "lmlab-auto")  # lmlab-auto: lmlab with its Trainer's dtype=auto
 PRESET_SHAPES = {
     "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=32, vocab_size=96),
     "gpt2-small": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, batch_size=16, vocab_size=50257),
@@ -114,7 +114,7 @@ def measure(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    if args.only == "lmlab":
+    if args.only.startswith("lmlab"):
         from lmlab.interop.hf import load_hf_gpt2
 
         baseline = rss_mib()
@@ -131,6 +131,10 @@ def measure(args: argparse.Namespace) -> dict:
     model.train()
     compiled = torch.compile(model, backend=args.compile_backend) if args.compile else model
     autocast = torch.bfloat16 if args.dtype == "bf16" else None
+    if args.only == "lmlab-auto":  # what `lmlab train` runs by default here (float32 or bf16 autocast)
+        from lmlab.train.acceleration import choose_autocast
+
+        autocast, _ = choose_autocast("auto", device)
     fused = {"auto": uses_fused_adamw(device), "on": True, "off": False}[args.fused_adamw]
     optimizer = torch.optim.AdamW(parameter_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.99), fused=fused)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -164,7 +168,8 @@ def measure(args: argparse.Namespace) -> dict:
             step()
         sync()
         tokens_per_s.append(args.steps * args.batch_size * args.block_size / (time.perf_counter() - start))
-    return {"name": args.only, "tokens_per_s": tokens_per_s, "first_loss": first_loss, "first_step_s": first_step_s,
+    return {"name": args.only, "autocast": str(autocast), "tokens_per_s": tokens_per_s, "first_loss": first_loss,
+            "first_step_s": first_step_s,
             "compile_s": first_step_s if args.compile else None, "fused_adamw": fused,
             "rss_after_imports_mib": baseline, "peak_rss_mib": peak_rss_mib(),
             "parameters": sum(p.numel() for p in parameters), "threads": torch.get_num_threads()}
@@ -218,15 +223,19 @@ def merge(runs: list[dict]) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    lmlab = next((r for r in results if r["name"] == "lmlab"), None)
-    lines = ["| model | tokens/s (median) | min - max | lmlab / model: median (best) | peak RSS (MiB) "
-             "| RSS after imports (MiB) | first loss | MFU |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    """One row per side; one ratio column per lmlab side (lmlab with the peer's settings, and
+    lmlab-auto with the precision its Trainer picks by itself)."""
+    ours = [r for r in results if r["name"].startswith("lmlab")]
+    lines = ["| model | precision | tokens/s (median) | min - max | "
+             + " | ".join(f"{o['name']} / model: median (best)" for o in ours)
+             + " | peak RSS (MiB) | RSS after imports (MiB) | first loss | MFU |",
+             "|---|---|---:|---:|" + "---:|" * len(ours) + "---:|---:|---:|---:|"]
     for r in results:
-        ratio = (f"{lmlab['median_tokens_per_s'] / r['median_tokens_per_s']:.2f}x "
-                 f"({max(lmlab['tokens_per_s']) / max(r['tokens_per_s']):.2f}x)") if lmlab else "-"
-        lines.append(f"| {r['name']} | {r['median_tokens_per_s']:,.0f} | {min(r['tokens_per_s']):,.0f} - "
-                     f"{max(r['tokens_per_s']):,.0f} | {ratio} | {r['peak_rss_mib']:.0f} | "
+        ratios = " | ".join(f"{o['median_tokens_per_s'] / r['median_tokens_per_s']:.2f}x "
+                            f"({max(o['tokens_per_s']) / max(r['tokens_per_s']):.2f}x)" for o in ours)
+        precision = "bf16 autocast" if r.get("autocast") == "torch.bfloat16" else "fp32"
+        lines.append(f"| {r['name']} | {precision} | {r['median_tokens_per_s']:,.0f} | {min(r['tokens_per_s']):,.0f} - "
+                     f"{max(r['tokens_per_s']):,.0f} | {ratios} | {r['peak_rss_mib']:.0f} | "
                      f"{r['rss_after_imports_mib']:.0f} | {r['first_loss']:.5f} | {r['mfu']:.1%} |")
     return "\n".join(lines)
 
@@ -243,7 +252,7 @@ def main(argv=None) -> None:
     sides = list(args.sides)
     if importlib.util.find_spec("transformers") is None:
         print("transformers is not installed: measuring lmlab only", file=sys.stderr)
-        sides = [side for side in sides if side == "lmlab"]
+        sides = [side for side in sides if side.startswith("lmlab")]
     child_argv = [*argv, "--threads", str(args.threads)]
     runs: dict[str, list[dict]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory() as folder:
@@ -264,12 +273,13 @@ def main(argv=None) -> None:
         from importlib.metadata import version
 
         transformers_version = version("transformers")
-    ratios = {f"lmlab/{r['name']}": results[0]["median_tokens_per_s"] / r["median_tokens_per_s"]
-              for r in results[1:] if results[0]["name"] == "lmlab"}
-    ratios_best = {f"lmlab/{r['name']}": max(results[0]["tokens_per_s"]) / max(r["tokens_per_s"])
-                   for r in results[1:] if results[0]["name"] == "lmlab"}
+    ours = [r for r in results if r["name"].startswith("lmlab")]
+    ratios = {f"{o['name']}/{r['name']}": o["median_tokens_per_s"] / r["median_tokens_per_s"]
+              for o in ours for r in results if r is not o}
+    ratios_best = {f"{o['name']}/{r['name']}": max(o["tokens_per_s"]) / max(r["tokens_per_s"])
+                   for o in ours for r in results if r is not o}
     document = {"benchmark": "gpt_train", "shape": shape, "settings": settings, "results": results,
-                "ratios": ratios, "ratios_best": ratios_best, "goal": "lmlab >= 1.0x HF", "peak": peak,
+                "ratios": ratios, "ratios_best": ratios_best, "goal": "lmlab >= 1.4x HF (issue 17)", "peak": peak,
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                             "transformers": transformers_version, "python": platform.python_version()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ def plan_compile(seconds_per_step: float, steps_left: int, fixed_shapes: bool, d
 
 def batch_shapes(micro_batches) -> tuple:
     """The shapes of a step's micro-batches: equal for every step means compiled code is reused."""
-    return tuple(tuple(tuple(t.shape) for t in batch) for batch in micro_batches)
+    return tuple(tuple(tuple(getattr(t, "shape", ())) for t in batch) for batch in micro_batches)
 
 
 class AutoCompile:

@@ -150,6 +150,7 @@ class Trainer:
         self.session_start = time.perf_counter()
         self.grad_norm = math.nan  # the last step's global gradient norm, before clipping
         self.tensorboard: TensorBoardLog | None = None  # open during `fit` with logger=tensorboard (rank 0)
+        self.choices: list[str] = []  # what dtype=auto and compile=auto chose, and why (`say`)
         self.ddp = None  # the DistributedDataParallel wrapper under torchrun
         if self.context.distributed:
             ids = [device.index] if device.type == "cuda" else None
@@ -269,10 +270,10 @@ class Trainer:
         return total_loss, tokens
 
     def say(self, sentence: str) -> None:
-        """A choice the run made by itself (precision, compilation): on stderr and in metrics.jsonl."""
+        """A choice the run made by itself (precision, compilation): on stderr, and in `fit`'s summary."""
+        self.choices.append(sentence)
         if self.context.is_main:
             tqdm.write(sentence, file=sys.stderr)
-            self.log({"step": self.step, "choice": sentence})
 
     def _non_finite(self, loss: float, grad_norm: float) -> None:
         """A loss or gradient that is nan or inf: nothing of this step reaches the weights or the disk.
@@ -347,7 +348,8 @@ class Trainer:
                 self.tensorboard.close()
                 self.tensorboard = None
         return {"step": self.step, "train_loss": last_loss, "best_val_loss": self.best_val_loss,
-                "tokens_seen": self.tokens_seen, "interrupted": interrupted, "skipped_steps": self.skipped_steps}
+                "tokens_seen": self.tokens_seen, "interrupted": interrupted, "skipped_steps": self.skipped_steps,
+                "choices": self.choices}
 
     def _log_validation(self, bar) -> None:
         val_loss = self.evaluate()

@@ -48,7 +48,7 @@ def jsonl_scalars(run_dir) -> dict[str, dict[int, float]]:
 
 
 def test_grad_norm_is_the_total_norm_before_clipping(tmp_path):
-    config = TrainConfig(batch_size=4, max_steps=1, log_every=1, eval_every=0, grad_clip=0.01)
+    config = TrainConfig(batch_size=4, max_steps=1, log_every=1, eval_every=0, grad_clip=0.01, dtype="float32")
     trainer = make_trainer(tmp_path, config)
     reference = GPT(MODEL)
     reference.load_state_dict(trainer.model.state_dict())
