@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import Iterable
 
 import regex
 
-from lmlab.tokenizers import lattice
 from lmlab.tokenizers.base import garbage_collector_paused, progress_bar
+from lmlab.tokenizers.sentencepiece_normalizer import SPACE
+from lmlab.tokenizers.unigram_trie import PrefixLattice
 
 TRAINING_WORD = regex.compile(r"\u2581?(?:[\p{L}\p{M}]+|\p{N}+|[^\s\p{L}\p{M}\p{N}\u2581]+)|\u2581|\s")
 MAX_WORD_LENGTH = 32  # longer runs (rare: CJK, "hahaha...") are cut, so probabilities cannot underflow
@@ -44,42 +46,62 @@ def training_words(escaped: str) -> list[str]:
             for i in range(0, len(word), MAX_WORD_LENGTH)]
 
 
+def count_training_words(escaped_texts: Iterable[str]) -> Counter:
+    """The `training_words` of all texts, counted. No word crosses a ``▁``, so the stretches
+    between them are counted first and each distinct one split once (the regular expression is
+    the slow part); a stretch of ASCII letters is one word and needs no splitting at all."""
+    heads: Counter[str] = Counter()  # the text before a text's first "▁" (there is none with a dummy prefix)
+    stretches: Counter[str] = Counter()  # what follows each "▁", up to the next
+    for escaped in escaped_texts:
+        head, space, rest = escaped.partition(SPACE)
+        if head:
+            heads[head] += 1
+        if space:
+            stretches.update(rest.split(SPACE))
+    words: Counter[str] = Counter()
+    for stretch, count in stretches.items():
+        if stretch.isascii() and stretch.isalpha() and len(stretch) < MAX_WORD_LENGTH:
+            words[SPACE + stretch] += count
+        else:
+            for word in training_words(SPACE + stretch):
+                words[word] += count
+    for head, count in heads.items():
+        for word in training_words(head):
+            words[word] += count
+    return words
+
+
 @garbage_collector_paused()
 def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: int,
                  progress: bool) -> list[tuple[str, float]]:
     """`size` ``(piece, score)`` pairs learned from `words` (word -> frequency), best first.
 
     Pieces are numbered by their place in the seed; a piece that is dropped gets the score
-    -inf, and the lattices of the words, built once from the seed, lose its nodes.
+    -inf, and the prefix tree of the words' lattices (`unigram_trie`), built once from the
+    seed, loses its edges.
     """
     characters: Counter[str] = Counter()
     for word, frequency in words.items():
         for char in word:
             characters[char] += frequency
     vocab, scores = seed_pieces(words, characters, max_piece_length, seed_size)
-    table = lattice.prefix_table(enumerate(vocab))
-    lattices = [(lattice.build_lattice(word, table, -1), frequency) for word, frequency in words.items()]
+    tree = PrefixLattice(words, {piece: i for i, piece in enumerate(vocab)})
+    word_nodes = [(tree.node[word], frequency) for word, frequency in words.items()]
     desired = max(int(size * 1.1), len(characters))  # characters are never pruned
     rounds = max(1, math.ceil(math.log(max(len(vocab), desired) / desired) / -math.log(SHRINKING_FACTOR)) + 1)
     with progress_bar(rounds, "Unigram EM rounds", progress) as bar:
         while True:
             for _ in range(EM_STEPS_PER_ROUND):
-                counts, log_likelihood = expectation(lattices, scores)
+                counts, log_likelihood = expectation(tree, word_nodes, scores)
                 scores = maximization(vocab, counts, characters)
             alive = sum(score > -math.inf for score in scores)
             bar.set_postfix(pieces=alive, log_likelihood=f"{log_likelihood:.4g}")
             bar.update()
             if alive <= desired:
                 break
-            scores = prune(vocab, scores, lattices, characters, max(desired, int(alive * SHRINKING_FACTOR)))
-            lattices = without_dropped(lattices, scores)
+            scores = prune(vocab, scores, tree, word_nodes, characters, max(desired, int(alive * SHRINKING_FACTOR)))
+            tree.keep([score > -math.inf for score in scores])
     return finalize(vocab, scores, characters, size)
-
-
-def without_dropped(lattices: list, scores: list[float]) -> list:
-    """The lattices without the nodes of dropped pieces (score -inf): less work for the next pass."""
-    return [([[node for node in nodes if scores[node[1]] > -math.inf] for nodes in ends], frequency)
-            for ends, frequency in lattices]
 
 
 def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size: int) -> tuple[list[str], list[float]]:
@@ -90,15 +112,7 @@ def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size:
     substrings that are not always followed by the same character are seeded: if "Rome" always
     comes as "Romeo", "Romeo" is the candidate.
     """
-    counts: Counter[str] = Counter()
-    for word, frequency in words.items():
-        for start in range(len(word)):
-            for end in range(start + 2, min(len(word), start + max_length) + 1):
-                counts[word[start:end]] += frequency
-    extended: Counter[str] = Counter()  # substring -> count of its most frequent one-character extension
-    for substring, count in counts.items():
-        if len(substring) > 2:
-            extended[substring[:-1]] = max(extended[substring[:-1]], count)
+    counts, extended = substring_counts(words, max_length)
     frequent = [s for s, count in counts.items() if count > 1 and count > extended[s]]
     frequent.sort(key=lambda s: (-counts[s] * len(s), s))
     vocab = sorted(characters) + frequent[:seed_size]
@@ -107,13 +121,39 @@ def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size:
     return vocab, [math.log(counts[s]) - log_total for s in vocab]
 
 
-def expectation(lattices: list, scores: list[float]) -> tuple[list[float], float]:
+def substring_counts(words: Counter, max_length: int) -> tuple[Counter, Counter]:
+    """How often each substring of 2 to `max_length` characters occurs in `words` (times their
+    frequency), and how often its most frequent one-character extension does.
+
+    Each occurrence of a substring begins one of the longest substrings that start at a
+    position: count those, then add each substring's count to its prefix one character shorter,
+    longest first (a walk up the tree of substrings), so each distinct substring is met once.
+    """
+    counts: Counter[str] = Counter()
+    for word, frequency in words.items():
+        for start in range(len(word) - 1):
+            counts[word[start:start + max_length]] += frequency
+    by_length: list[list[str]] = [[] for _ in range(max_length + 1)]
+    for substring in counts:
+        by_length[len(substring)].append(substring)
+    extended: Counter[str] = Counter()  # substring -> count of its most frequent one-character extension
+    for length in range(max_length, 2, -1):
+        for substring in by_length[length]:
+            prefix, count = substring[:-1], counts[substring]
+            if prefix not in counts:
+                by_length[length - 1].append(prefix)
+            counts[prefix] += count
+            extended[prefix] = max(extended[prefix], count)
+    return counts, extended
+
+
+def expectation(tree: PrefixLattice, word_nodes: list, scores: list[float]) -> tuple[list[float], float]:
     """E-step: the expected uses of every piece, and the log-likelihood per word."""
     probabilities = [math.exp(score) for score in scores]
-    counts, log_likelihood = [0.0] * len(scores), 0.0
-    for ends, frequency in lattices:
-        log_likelihood += frequency * math.log(lattice.expected_counts(ends, probabilities, frequency, counts))
-    return counts, log_likelihood / sum(frequency for _, frequency in lattices)
+    counts = [0.0] * len(scores)
+    alpha = tree.expected_counts(word_nodes, probabilities, counts)
+    log_likelihood = sum(frequency * math.log(alpha[v]) for v, frequency in word_nodes)
+    return counts, log_likelihood / sum(frequency for _, frequency in word_nodes)
 
 
 def maximization(vocab: list[str], counts: list[float], characters: Counter) -> list[float]:
@@ -124,23 +164,19 @@ def maximization(vocab: list[str], counts: list[float], characters: Counter) -> 
     return [digamma(kept[i]) - log_total if i in kept else -math.inf for i in range(len(vocab))]
 
 
-def prune(vocab: list[str], scores: list[float], lattices: list, characters: Counter, target: int) -> list[float]:
+def prune(vocab: list[str], scores: list[float], tree: PrefixLattice, word_nodes: list, characters: Counter,
+          target: int) -> list[float]:
     """Keep the characters and, of the other pieces, those whose removal would cost the most
     log-likelihood, `target` pieces in all; the others get the score -inf."""
-    uses = [0.0] * len(vocab)  # frequency-weighted uses in the best segmentation of each word
-    for ends, frequency in lattices:
-        for _, _, piece in lattice.viterbi(ends, scores):
-            uses[piece] += frequency
+    best, back = tree.best_edges(scores)
+    uses = tree.frequency_uses(word_nodes, back, len(vocab))  # frequency-weighted uses in the best segmentations
     alive = [i for i, score in enumerate(scores) if score > -math.inf]
-    table = lattice.prefix_table((i, vocab[i]) for i in alive)
-    total, words_total = sum(uses), sum(frequency for _, frequency in lattices)
+    candidates = [i for i in alive if vocab[i] not in characters and uses[i]]
+    alternatives = best_alternatives([vocab[i] for i in candidates], {vocab[i]: i for i in alive}, scores,
+                                     (tree, best, back))
+    total, words_total = sum(uses), sum(frequency for _, frequency in word_nodes)
     kept, losses = [i for i in alive if vocab[i] in characters], []
-    for i in alive:
-        if vocab[i] in characters or not uses[i]:
-            continue
-        ends = lattice.build_lattice(vocab[i], table, -1)
-        ends[-1].remove((0, i))  # the best segmentation of the piece's text without the piece
-        alternative = [piece for _, _, piece in lattice.viterbi(ends, scores)]
+    for i, alternative in zip(candidates, alternatives):
         if sum(scores[p] for p in alternative) > scores[i]:  # the piece is not even the best way to write itself
             continue
         # Without the piece its uses go to the alternative's pieces: the total grows by uses * (len - 1).
@@ -151,6 +187,20 @@ def prune(vocab: list[str], scores: list[float], lattices: list, characters: Cou
     losses.sort()
     kept_set = set(kept + [i for _, _, i in losses[:max(0, target - len(kept))]])
     return [score if i in kept_set else -math.inf for i, score in enumerate(scores)]
+
+
+def best_alternatives(texts: list[str], pieces: dict[str, int], scores: list[float], words: tuple) -> list[list[int]]:
+    """For each of `texts` (pieces of `pieces`, none a single character), its best segmentation
+    without the piece itself. A text that begins a word is a node of the words' tree, whose
+    Viterbi pass `words` (tree, best, back) is done; the others get a prefix tree of their own."""
+    words_tree = words[0]
+    own_tree = PrefixLattice([text for text in texts if text not in words_tree.node], pieces)
+    own = (own_tree, *own_tree.best_edges(scores))
+    found = []
+    for text in texts:
+        tree, best, back = words if text in words_tree.node else own
+        found.append(tree.alternative(best, back, scores, tree.node[text]))
+    return found
 
 
 def finalize(vocab: list[str], scores: list[float], characters: Counter, size: int) -> list[tuple[str, float]]:
