@@ -93,7 +93,8 @@ def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: in
         while True:
             for _ in range(EM_STEPS_PER_ROUND):
                 counts, log_likelihood = expectation(tree, word_nodes, scores)
-                scores = maximization(vocab, counts, characters)
+                scores = maximization(counts, len(characters))
+                tree.keep([score > -math.inf for score in scores])
             alive = sum(score > -math.inf for score in scores)
             bar.set_postfix(pieces=alive, log_likelihood=f"{log_likelihood:.4g}")
             bar.update()
@@ -113,15 +114,15 @@ def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size:
     comes as "Romeo", "Romeo" is the candidate.
     """
     counts, extended = substring_counts(words, max_length)
-    frequent = [s for s, count in counts.items() if count > 1 and count > extended[s]]
+    frequent = [s for s, count in counts.items() if count > 1 and count > extended.get(s, 0)]
     frequent.sort(key=lambda s: (-counts[s] * len(s), s))
     vocab = sorted(characters) + frequent[:seed_size]
-    counts.update(characters)
+    counts.update(characters)  # the substrings counted have two characters or more
     log_total = math.log(sum(counts[s] for s in vocab))
     return vocab, [math.log(counts[s]) - log_total for s in vocab]
 
 
-def substring_counts(words: Counter, max_length: int) -> tuple[Counter, Counter]:
+def substring_counts(words: Counter, max_length: int) -> tuple[dict[str, int], dict[str, int]]:
     """How often each substring of 2 to `max_length` characters occurs in `words` (times their
     frequency), and how often its most frequent one-character extension does.
 
@@ -129,21 +130,26 @@ def substring_counts(words: Counter, max_length: int) -> tuple[Counter, Counter]
     position: count those, then add each substring's count to its prefix one character shorter,
     longest first (a walk up the tree of substrings), so each distinct substring is met once.
     """
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     for word, frequency in words.items():
         for start in range(len(word) - 1):
-            counts[word[start:start + max_length]] += frequency
+            longest = word[start:start + max_length]
+            counts[longest] = counts.get(longest, 0) + frequency
     by_length: list[list[str]] = [[] for _ in range(max_length + 1)]
     for substring in counts:
         by_length[len(substring)].append(substring)
-    extended: Counter[str] = Counter()  # substring -> count of its most frequent one-character extension
+    extended: dict[str, int] = {}  # substring -> count of its most frequent one-character extension
     for length in range(max_length, 2, -1):
+        shorter = by_length[length - 1]
         for substring in by_length[length]:
             prefix, count = substring[:-1], counts[substring]
-            if prefix not in counts:
-                by_length[length - 1].append(prefix)
-            counts[prefix] += count
-            extended[prefix] = max(extended[prefix], count)
+            if prefix in counts:
+                counts[prefix] += count
+                if count > extended.get(prefix, 0):
+                    extended[prefix] = count
+            else:
+                counts[prefix] = extended[prefix] = count
+                shorter.append(prefix)
     return counts, extended
 
 
@@ -156,12 +162,13 @@ def expectation(tree: PrefixLattice, word_nodes: list, scores: list[float]) -> t
     return counts, log_likelihood / sum(frequency for _, frequency in word_nodes)
 
 
-def maximization(vocab: list[str], counts: list[float], characters: Counter) -> list[float]:
-    """M-step: keep pieces expected at least 0.5 times (and all characters); digamma scores."""
-    kept = {i: max(count, MIN_EXPECTED_COUNT) for i, count in enumerate(counts)
-            if count >= MIN_EXPECTED_COUNT or vocab[i] in characters}
-    log_total = digamma(sum(kept.values()))
-    return [digamma(kept[i]) - log_total if i in kept else -math.inf for i in range(len(vocab))]
+def maximization(counts: list[float], characters: int) -> list[float]:
+    """M-step: keep pieces expected at least 0.5 times (and all characters, the first
+    `characters` pieces); digamma scores."""
+    kept = [max(count, MIN_EXPECTED_COUNT) if count >= MIN_EXPECTED_COUNT or i < characters else 0.0
+            for i, count in enumerate(counts)]
+    log_total = digamma(sum(kept))
+    return [digamma(count) - log_total if count else -math.inf for count in kept]
 
 
 def prune(vocab: list[str], scores: list[float], tree: PrefixLattice, word_nodes: list, characters: Counter,

@@ -36,6 +36,7 @@ import math
 from typing import Iterable
 
 Edge = tuple[int, int]  # (node the piece starts from, piece id)
+CUT_AT = 0.1  # `keep` removes dead pieces' edges once this share of the pieces is dead
 
 
 class PrefixLattice:
@@ -47,11 +48,22 @@ class PrefixLattice:
         self.texts = [""] + sorted(prefixes, key=len)  # an edge's start is shorter: computed before its end
         self.node = {text: i for i, text in enumerate(self.texts)}
         longest = max(map(len, pieces), default=0)
-        self.edges: list[list[Edge]] = [in_edges(text, self.node, pieces, longest) for text in self.texts]
+        self.edges: list[list[Edge]] = [[]]
+        ancestors: list[tuple[int, ...]] = [()]  # ancestors[v][k]: the node of v's first k characters
+        for text in self.texts[1:]:
+            parent = self.node[text[:-1]]
+            ancestors.append(ancestors[parent] + (parent,))
+            self.edges.append(in_edges(text, ancestors[-1], pieces, longest))
+        self.living = len(pieces)  # the pieces whose edges the tree holds
 
-    def keep(self, alive) -> None:
-        """Drop the edges of the pieces whose ``alive[piece]`` is false: less work from now on."""
+    def keep(self, alive: list[bool]) -> None:
+        """Drop the edges of the pieces whose ``alive[piece]`` is false, once they are a tenth
+        of those kept at the last cut: a few dead edges cost less to carry than to remove."""
+        living = sum(alive)
+        if living > (1 - CUT_AT) * self.living:
+            return
         self.edges = [[edge for edge in edges if alive[edge[1]]] for edges in self.edges]
+        self.living = living
 
     def forward(self, probabilities: list[float]) -> list[float]:
         """alpha(v) = P(v's text), summed over its segmentations."""
@@ -71,9 +83,9 @@ class PrefixLattice:
         gamma = [0.0] * len(self.edges)
         for v, frequency in words:
             gamma[v] += frequency / alpha[v]
-        for v in range(len(self.edges) - 1, 0, -1):  # gamma[v] is complete: its edges go to longer nodes
-            outside = gamma[v]
-            for u, piece in self.edges[v]:
+        # Longest first; gamma[v] is complete when read, as v's out-edges go to longer nodes.
+        for edges, outside in zip(reversed(self.edges), reversed(gamma)):
+            for u, piece in edges:
                 weight = probabilities[piece] * outside
                 gamma[u] += weight
                 counts[piece] += alpha[u] * weight
@@ -124,11 +136,7 @@ class PrefixLattice:
         return self.path(back, argmax[0]) + [argmax[1]]
 
 
-def in_edges(text: str, node: dict[str, int], pieces: dict[str, int], longest: int) -> list[Edge]:
+def in_edges(text: str, ancestors: tuple[int, ...], pieces: dict[str, int], longest: int) -> list[Edge]:
     """The pieces that end `text`, as ``(node of what comes before, piece)``, longest first."""
-    found = []
-    for start in range(max(0, len(text) - longest), len(text)):
-        piece = pieces.get(text[start:])
-        if piece is not None:
-            found.append((node[text[:start]], piece))
-    return found
+    return [(ancestors[start], piece) for start in range(max(0, len(text) - longest), len(text))
+            if (piece := pieces.get(text[start:])) is not None]
