@@ -92,11 +92,11 @@ def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: in
     with progress_bar(rounds, "Unigram EM rounds", progress) as bar:
         while True:
             for _ in range(EM_STEPS_PER_ROUND):
-                counts, log_likelihood = expectation(tree, word_nodes, scores)
+                counts, alpha = expectation(tree, word_nodes, scores)
                 scores = maximization(counts, len(characters))
                 tree.keep([score > -math.inf for score in scores])
             alive = sum(score > -math.inf for score in scores)
-            bar.set_postfix(pieces=alive, log_likelihood=f"{log_likelihood:.4g}")
+            bar.set_postfix(pieces=alive, log_likelihood=f"{mean_log_likelihood(alpha, word_nodes):.4g}")
             bar.update()
             if alive <= desired:
                 break
@@ -115,7 +115,8 @@ def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size:
     """
     counts, extended = substring_counts(words, max_length)
     frequent = [s for s, count in counts.items() if count > 1 and count > extended.get(s, 0)]
-    frequent.sort(key=lambda s: (-counts[s] * len(s), s))
+    frequent.sort()  # ties in frequency x length go in alphabetical order (the sort is stable)
+    frequent.sort(key=lambda s: -counts[s] * len(s))
     vocab = sorted(characters) + frequent[:seed_size]
     counts.update(characters)  # the substrings counted have two characters or more
     log_total = math.log(sum(counts[s] for s in vocab))
@@ -153,13 +154,18 @@ def substring_counts(words: Counter, max_length: int) -> tuple[dict[str, int], d
     return counts, extended
 
 
-def expectation(tree: PrefixLattice, word_nodes: list, scores: list[float]) -> tuple[list[float], float]:
-    """E-step: the expected uses of every piece, and the log-likelihood per word."""
+def expectation(tree: PrefixLattice, word_nodes: list, scores: list[float]) -> tuple[list[float], list[float]]:
+    """E-step: the expected uses of every piece, and the tree's alpha (P of each word)."""
     probabilities = [math.exp(score) for score in scores]
     counts = [0.0] * len(scores)
     alpha = tree.expected_counts(word_nodes, probabilities, counts)
-    log_likelihood = sum(frequency * math.log(alpha[v]) for v, frequency in word_nodes)
-    return counts, log_likelihood / sum(frequency for _, frequency in word_nodes)
+    return counts, alpha
+
+
+def mean_log_likelihood(alpha: list[float], word_nodes: list) -> float:
+    """The log-likelihood per word, from `expectation`'s alpha."""
+    return (sum(frequency * math.log(alpha[v]) for v, frequency in word_nodes)
+            / sum(frequency for _, frequency in word_nodes))
 
 
 def maximization(counts: list[float], characters: int) -> list[float]:

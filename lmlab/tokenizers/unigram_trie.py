@@ -36,7 +36,7 @@ import math
 from typing import Iterable
 
 Edge = tuple[int, int]  # (node the piece starts from, piece id)
-CUT_AT = 0.1  # `keep` removes dead pieces' edges once this share of the pieces is dead
+CUT_AT = 0.25  # `keep` removes dead pieces' edges once this share of the pieces is dead
 
 
 class PrefixLattice:
