@@ -4,10 +4,10 @@
    twice, the ``seed_size`` most useful ones (frequency x length), and every character; scores
    start as log relative frequencies.
 2. **EM**: the E-step computes, for every piece, its expected count over all segmentations of
-   all words (`lattice.expected_counts`, forward-backward); the M-step makes the scores the
-   new log-probabilities. SentencePiece's variant is used: drop pieces expected less than 0.5
-   times and score with the digamma function, digamma(count) - digamma(total), which pushes
-   rare pieces further down (a Bayesian prior, not plain count / total).
+   all words (forward-backward, on one prefix tree of all the words' lattices: `unigram_trie`);
+   the M-step makes the scores the new log-probabilities. SentencePiece's variant is used: drop
+   pieces expected less than 0.5 times and score with the digamma function, digamma(count) -
+   digamma(total), which pushes rare pieces further down (a Bayesian prior, not count / total).
 3. **Prune**: for each piece, how much the corpus log-likelihood would fall if it were removed
    and its uses re-segmented with the best alternative; keep the pieces whose loss is largest,
    75% of them per round. Characters are always kept, so every word stays segmentable.
@@ -20,6 +20,8 @@ character, nor letters and punctuation together:
 
 >>> training_words("▁To▁be,\\n▁or▁2B")
 ['▁To', '▁be', ',', '\\n', '▁or', '▁2', 'B']
+>>> [len(word) for word in training_words("▁" + "ha" * 20)]  # cut at MAX_WORD_LENGTH characters
+[32, 9]
 """
 
 from __future__ import annotations
@@ -34,45 +36,51 @@ from lmlab.tokenizers.base import garbage_collector_paused, progress_bar
 from lmlab.tokenizers.sentencepiece_normalizer import SPACE
 from lmlab.tokenizers.unigram_trie import PrefixLattice
 
-TRAINING_WORD = regex.compile(r"\u2581?(?:[\p{L}\p{M}]+|\p{N}+|[^\s\p{L}\p{M}\p{N}\u2581]+)|\u2581|\s")
 MAX_WORD_LENGTH = 32  # longer runs (rare: CJK, "hahaha...") are cut, so probabilities cannot underflow
+
+
+def _runs(longest: int) -> str:
+    """A run of letters (with their marks), of digits or of other symbols, 1 to `longest` long."""
+    return "|".join(f"{kind}{{1,{longest}}}" for kind in (r"[\p{L}\p{M}]", r"\p{N}", r"[^\s\p{L}\p{M}\p{N}\u2581]"))
+
+
+# "▁" and a run, a run, a lone "▁", a whitespace character: at most MAX_WORD_LENGTH characters
+TRAINING_WORD = regex.compile(rf"\u2581(?:{_runs(MAX_WORD_LENGTH - 1)})|{_runs(MAX_WORD_LENGTH)}|\u2581|\s")
+
 SHRINKING_FACTOR = 0.75
 EM_STEPS_PER_ROUND = 2
 MIN_EXPECTED_COUNT = 0.5
 
 
 def training_words(escaped: str) -> list[str]:
-    return [word[i:i + MAX_WORD_LENGTH] for word in TRAINING_WORD.findall(escaped)
-            for i in range(0, len(word), MAX_WORD_LENGTH)]
+    return TRAINING_WORD.findall(escaped)
 
 
-def count_training_words(escaped_texts: Iterable[str]) -> Counter:
+def count_training_words(escaped_texts: Iterable[str]) -> dict[str, int]:
     """The `training_words` of all texts, counted. No word crosses a ``▁``, so the stretches
     between them are counted first and each distinct one split once (the regular expression is
     the slow part); a stretch of ASCII letters is one word and needs no splitting at all."""
-    heads: Counter[str] = Counter()  # the text before a text's first "▁" (there is none with a dummy prefix)
-    stretches: Counter[str] = Counter()  # what follows each "▁", up to the next
+    heads, stretches = [], []  # the text before each text's first "▁" (none with a dummy prefix); what follows each "▁"
     for escaped in escaped_texts:
         head, space, rest = escaped.partition(SPACE)
-        if head:
-            heads[head] += 1
+        heads.append(head)
         if space:
-            stretches.update(rest.split(SPACE))
-    words: Counter[str] = Counter()
-    for stretch, count in stretches.items():
+            stretches += rest.split(SPACE)
+    words: dict[str, int] = {}
+    for stretch, count in Counter(stretches).items():
         if stretch.isascii() and stretch.isalpha() and len(stretch) < MAX_WORD_LENGTH:
-            words[SPACE + stretch] += count
+            words[SPACE + stretch] = words.get(SPACE + stretch, 0) + count
         else:
             for word in training_words(SPACE + stretch):
-                words[word] += count
-    for head, count in heads.items():
+                words[word] = words.get(word, 0) + count
+    for head, count in Counter(filter(None, heads)).items():
         for word in training_words(head):
-            words[word] += count
+            words[word] = words.get(word, 0) + count
     return words
 
 
 @garbage_collector_paused()
-def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: int,
+def train_pieces(words: dict[str, int], size: int, max_piece_length: int, seed_size: int,
                  progress: bool) -> list[tuple[str, float]]:
     """`size` ``(piece, score)`` pairs learned from `words` (word -> frequency), best first.
 

@@ -19,8 +19,8 @@ is u's text followed by p's. On Tiny Shakespeare, 14,000 distinct words have 105
   `lattice.viterbi`).
 
 >>> tree = PrefixLattice(["ab", "abc"], {"a": 0, "b": 1, "c": 2, "ab": 3})
->>> tree.texts
-['', 'a', 'ab', 'abc']
+>>> tree.node
+{'': 0, 'a': 1, 'ab': 2, 'abc': 3}
 >>> tree.edges[2]  # "ab" is "" + ab or "a" + b
 [(0, 3), (1, 1)]
 >>> best, back = tree.best_edges([-1.0, -1.0, -1.0, -1.5])
@@ -40,20 +40,22 @@ CUT_AT = 0.25  # `keep` removes dead pieces' edges once this share of the pieces
 
 
 class PrefixLattice:
-    """Every prefix of `texts` as a node (``texts[0]`` is the empty one), shortest first, each
-    with its in-edges: the pieces of `pieces` (text -> id) that end it, longest first."""
+    """Every prefix of `texts` as a node (node 0 is the empty one), each with its in-edges: the
+    pieces of `pieces` (text -> id) that end it, longest first."""
 
     def __init__(self, texts: Iterable[str], pieces: dict[str, int]) -> None:
-        prefixes = dict.fromkeys(text[:end] for text in texts for end in range(1, len(text) + 1))
-        self.texts = [""] + sorted(prefixes, key=len)  # an edge's start is shorter: computed before its end
-        self.node = {text: i for i, text in enumerate(self.texts)}
         longest = max(map(len, pieces), default=0)
+        self.node = {"": 0}  # prefix -> node, numbered as met: a node comes after its own prefixes
         self.edges: list[list[Edge]] = [[]]
-        ancestors: list[tuple[int, ...]] = [()]  # ancestors[v][k]: the node of v's first k characters
-        for text in self.texts[1:]:
-            parent = self.node[text[:-1]]
-            ancestors.append(ancestors[parent] + (parent,))
-            self.edges.append(in_edges(text, ancestors[-1], pieces, longest))
+        for text in texts:
+            path = [0]  # the nodes of text[:0], text[:1], ...
+            for end in range(1, len(text) + 1):
+                prefix = text[:end]
+                v = self.node.get(prefix)
+                if v is None:
+                    v = self.node[prefix] = len(self.edges)
+                    self.edges.append(in_edges(prefix, path, pieces, longest))
+                path.append(v)
         self.living = len(pieces)  # the pieces whose edges the tree holds
 
     def keep(self, alive: list[bool]) -> None:
@@ -68,7 +70,7 @@ class PrefixLattice:
     def forward(self, probabilities: list[float]) -> list[float]:
         """alpha(v) = P(v's text), summed over its segmentations."""
         alpha = [1.0] * len(self.edges)
-        for v in range(1, len(self.edges)):
+        for v in range(1, len(self.edges)):  # an edge starts at a prefix, numbered before
             total = 0.0
             for u, piece in self.edges[v]:
                 total += alpha[u] * probabilities[piece]
@@ -83,7 +85,7 @@ class PrefixLattice:
         gamma = [0.0] * len(self.edges)
         for v, frequency in words:
             gamma[v] += frequency / alpha[v]
-        # Longest first; gamma[v] is complete when read, as v's out-edges go to longer nodes.
+        # Last first: gamma[v] is complete when read, as v's out-edges go to its extensions, numbered after.
         for edges, outside in zip(reversed(self.edges), reversed(gamma)):
             for u, piece in edges:
                 weight = probabilities[piece] * outside
@@ -136,7 +138,8 @@ class PrefixLattice:
         return self.path(back, argmax[0]) + [argmax[1]]
 
 
-def in_edges(text: str, ancestors: tuple[int, ...], pieces: dict[str, int], longest: int) -> list[Edge]:
-    """The pieces that end `text`, as ``(node of what comes before, piece)``, longest first."""
-    return [(ancestors[start], piece) for start in range(max(0, len(text) - longest), len(text))
+def in_edges(text: str, path: list[int], pieces: dict[str, int], longest: int) -> list[Edge]:
+    """The pieces that end `text`, as ``(node of what comes before, piece)``, longest first;
+    ``path[k]`` is the node of ``text[:k]``."""
+    return [(path[start], piece) for start in range(max(0, len(text) - longest), len(text))
             if (piece := pieces.get(text[start:])) is not None]
