@@ -197,8 +197,8 @@ def prune(vocab: list[str], scores: list[float], tree: PrefixLattice, word_nodes
                                      (tree, best, back))
     total, words_total = sum(uses), sum(frequency for _, frequency in word_nodes)
     kept, losses = [i for i in alive if vocab[i] in characters], []
-    for i, alternative in zip(candidates, alternatives):
-        if sum(scores[p] for p in alternative) > scores[i]:  # the piece is not even the best way to write itself
+    for i, (score, alternative) in zip(candidates, alternatives):
+        if score > scores[i]:  # the piece is not even the best way to write itself
             continue
         # Without the piece its uses go to the alternative's pieces: the total grows by uses * (len - 1).
         log_total_after = math.log(total + uses[i] * (len(alternative) - 1))
@@ -210,9 +210,10 @@ def prune(vocab: list[str], scores: list[float], tree: PrefixLattice, word_nodes
     return [score if i in kept_set else -math.inf for i, score in enumerate(scores)]
 
 
-def best_alternatives(texts: list[str], pieces: dict[str, int], scores: list[float], words: tuple) -> list[list[int]]:
+def best_alternatives(texts: list[str], pieces: dict[str, int], scores: list[float],
+                      words: tuple) -> list[tuple[float, list[int]]]:
     """For each of `texts` (pieces of `pieces`, none a single character), its best segmentation
-    without the piece itself. A text that begins a word is a node of the words' tree, whose
+    without the piece itself, and that segmentation's score. A text that begins a word is a node of the words' tree, whose
     Viterbi pass `words` (tree, best, back) is done; the others get a prefix tree of their own."""
     words_tree = words[0]
     own_tree = PrefixLattice([text for text in texts if text not in words_tree.node], pieces)

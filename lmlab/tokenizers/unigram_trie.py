@@ -26,8 +26,8 @@ is u's text followed by p's. On Tiny Shakespeare, 14,000 distinct words have 105
 >>> best, back = tree.best_edges([-1.0, -1.0, -1.0, -1.5])
 >>> tree.frequency_uses([(2, 5), (3, 1)], back, 4)  # ab 5 times, abc once: ab|c
 [0.0, 0.0, 1.0, 6.0]
->>> tree.alternative(best, back, [-1.0, -1.0, -1.0, -1.5], 2)  # ab without the piece ab
-[0, 1]
+>>> tree.alternative(best, back, [-1.0, -1.0, -1.0, -1.5], 2)  # ab without the piece ab: a|b
+(-2.0, [0, 1])
 """
 
 from __future__ import annotations
@@ -119,23 +119,21 @@ class PrefixLattice:
                 through[u] += through[v]
         return uses
 
-    def path(self, back: list[Edge | None], v: int) -> list[int]:
-        """The pieces of v's best segmentation, first to last, from `best_edges`' back edges."""
-        pieces = []
-        while v:
-            v, piece = back[v]
-            pieces.append(piece)
-        return pieces[::-1]
-
-    def alternative(self, best: list[float], back: list[Edge | None], scores: list[float], v: int) -> list[int]:
-        """The best segmentation of v's text (a piece) that does not use the piece itself, from
-        `best_edges`: the piece is v's first edge, from the root."""
+    def alternative(self, best: list[float], back: list[Edge | None], scores: list[float],
+                    v: int) -> tuple[float, list[int]]:
+        """The best segmentation of v's text (a piece) that does not use the piece itself, and
+        its score, from `best_edges`: the piece is v's first edge, the one from the root."""
         top, argmax = -math.inf, None
         for edge in self.edges[v][1:]:
             total = best[edge[0]] + scores[edge[1]]
             if argmax is None or total > top:
                 top, argmax = total, edge
-        return self.path(back, argmax[0]) + [argmax[1]]
+        v, piece = argmax
+        pieces = [piece]
+        while v:
+            v, piece = back[v]
+            pieces.append(piece)
+        return top, pieces[::-1]
 
 
 def in_edges(text: str, path: list[int], pieces: dict[str, int], longest: int) -> list[Edge]:
