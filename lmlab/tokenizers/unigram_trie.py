@@ -119,6 +119,14 @@ class PrefixLattice:
                 through[u] += through[v]
         return uses
 
+    def path(self, back: list[Edge | None], v: int) -> list[int]:
+        """The pieces of v's best segmentation, first to last, from `best_edges`' back edges."""
+        pieces = []
+        while v:
+            v, piece = back[v]
+            pieces.append(piece)
+        return pieces[::-1]
+
     def alternative(self, best: list[float], back: list[Edge | None], scores: list[float],
                     v: int) -> tuple[float, list[int]]:
         """The best segmentation of v's text (a piece) that does not use the piece itself, and
@@ -128,12 +136,7 @@ class PrefixLattice:
             total = best[edge[0]] + scores[edge[1]]
             if argmax is None or total > top:
                 top, argmax = total, edge
-        v, piece = argmax
-        pieces = [piece]
-        while v:
-            v, piece = back[v]
-            pieces.append(piece)
-        return top, pieces[::-1]
+        return top, self.path(back, argmax[0]) + [argmax[1]]
 
 
 def in_edges(text: str, path: list[int], pieces: dict[str, int], longest: int) -> list[Edge]:
