@@ -59,7 +59,7 @@ class PrefixLattice:
         self.living = len(pieces)  # the pieces whose edges the tree holds
 
     def keep(self, alive: list[bool]) -> None:
-        """Drop the edges of the pieces whose ``alive[piece]`` is false, once they are a tenth
+        """Drop the edges of the pieces whose ``alive[piece]`` is false, once they are `CUT_AT`
         of those kept at the last cut: a few dead edges cost less to carry than to remove."""
         living = sum(alive)
         if living > (1 - CUT_AT) * self.living:
@@ -97,12 +97,7 @@ class PrefixLattice:
         """best(v), the score of v's best segmentation, and its last edge (None for the root)."""
         best, back = [0.0] * len(self.edges), [None] * len(self.edges)
         for v in range(1, len(self.edges)):
-            top, argmax = -math.inf, None
-            for edge in self.edges[v]:
-                total = best[edge[0]] + scores[edge[1]]
-                if argmax is None or total > top:
-                    top, argmax = total, edge
-            best[v], back[v] = top, argmax
+            best[v], back[v] = best_edge(self.edges[v], best, scores)
         return best, back
 
     def frequency_uses(self, words: list[tuple[int, float]], back: list[Edge | None], size: int) -> list[float]:
@@ -131,12 +126,8 @@ class PrefixLattice:
                     v: int) -> tuple[float, list[int]]:
         """The best segmentation of v's text (a piece) that does not use the piece itself, and
         its score, from `best_edges`: the piece is v's first edge, the one from the root."""
-        top, argmax = -math.inf, None
-        for edge in self.edges[v][1:]:
-            total = best[edge[0]] + scores[edge[1]]
-            if argmax is None or total > top:
-                top, argmax = total, edge
-        return top, self.path(back, argmax[0]) + [argmax[1]]
+        top, (u, piece) = best_edge(self.edges[v][1:], best, scores)
+        return top, self.path(back, u) + [piece]
 
 
 def in_edges(text: str, path: list[int], pieces: dict[str, int], longest: int) -> list[Edge]:
@@ -144,3 +135,13 @@ def in_edges(text: str, path: list[int], pieces: dict[str, int], longest: int) -
     ``path[k]`` is the node of ``text[:k]``."""
     return [(path[start], piece) for start in range(max(0, len(text) - longest), len(text))
             if (piece := pieces.get(text[start:])) is not None]
+
+
+def best_edge(edges: list[Edge], best: list[float], scores: list[float]) -> tuple[float, Edge | None]:
+    """The edge that ends the best path, and its score; ties go to the first, the earliest start."""
+    top, argmax = -math.inf, None
+    for edge in edges:
+        total = best[edge[0]] + scores[edge[1]]
+        if argmax is None or total > top:
+            top, argmax = total, edge
+    return top, argmax
