@@ -80,6 +80,9 @@ def train(task: str, side: str, lines: list[str], threads: int) -> dict:
     algorithm = task.split("-")[0]
     vocab_size = BPE_VOCAB if algorithm == "bpe" else UNIGRAM_VOCAB
     if side == "lmlab":
+        import tqdm  # noqa: F401  (lmlab's training imports it late; here it is imported before the clock, as the peers are)
+
+        import lmlab.tokenizers.unigram_train  # noqa: F401
         from lmlab.tokenizers import TOKENIZERS
 
         start = time.perf_counter()
