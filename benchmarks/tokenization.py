@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -80,10 +81,10 @@ def train(task: str, side: str, lines: list[str], threads: int) -> dict:
     algorithm = task.split("-")[0]
     vocab_size = BPE_VOCAB if algorithm == "bpe" else UNIGRAM_VOCAB
     if side == "lmlab":
-        import tqdm  # noqa: F401  (lmlab's training imports it late; here it is imported before the clock, as the peers are)
-
-        import lmlab.tokenizers.unigram_train  # noqa: F401
         from lmlab.tokenizers import TOKENIZERS
+
+        for module in ("tqdm", "lmlab.tokenizers.unigram_train"):  # imported late by lmlab's training:
+            importlib.import_module(module)  # here before the clock, as the peers' modules are
 
         start = time.perf_counter()
         size = TOKENIZERS[algorithm]().train(iter(lines), vocab_size=vocab_size).vocab_size
