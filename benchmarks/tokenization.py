@@ -24,7 +24,10 @@ set to ``--threads``; lmlab is pure Python, one thread whatever the setting.
 Every measurement runs in its own process. ``--rounds N`` measures every side N times, the sides
 in a different order each round (forward, then backward), and each ratio is taken within one
 round, between neighbouring runs: the table shows the median over the rounds and the min - max
-spread. **Ratio = lmlab's time / the peer's time: below 1 lmlab is faster, above 1 it is slower.**
+spread, of wall-clock time and of CPU time (of all the process's threads: on a machine shared
+with other work it moves less than the wall clock; with more than one thread a peer's CPU time
+exceeds its wall clock). **Ratio = lmlab's time / the peer's time: below 1 lmlab is faster,
+above 1 it is slower.**
 Writes every time to benchmarks/results/tokenizers.json. Needs ../shared/data (Tiny Shakespeare,
 GPT-2's files) and the reference packages of ``pip install -e '.[bench]'``.
 """
@@ -76,39 +79,38 @@ def write_corpus(name: str, folder: Path) -> Path:
 
 
 # --- the measurements (each runs in its own process) ---------------------------------------------
-def train(task: str, side: str, lines: list[str], threads: int) -> dict:
-    """Seconds to train `side`'s BPE or Unigram from an iterator over `lines`, and its vocab size."""
-    algorithm = task.split("-")[0]
+def trainer(algorithm: str, side: str, threads: int):
+    """`side`'s BPE or Unigram trainer, ready to run: a function from lines to its vocab size."""
     vocab_size = BPE_VOCAB if algorithm == "bpe" else UNIGRAM_VOCAB
     if side == "lmlab":
         from lmlab.tokenizers import TOKENIZERS
 
         for module in ("tqdm", "lmlab.tokenizers.unigram_train"):  # imported late by lmlab's training:
             importlib.import_module(module)  # here before the clock, as the peers' modules are
-
-        start = time.perf_counter()
-        size = TOKENIZERS[algorithm]().train(iter(lines), vocab_size=vocab_size).vocab_size
-    elif side == "hf-tokenizers":
+        return lambda lines: TOKENIZERS[algorithm]().train(iter(lines), vocab_size=vocab_size).vocab_size
+    if side == "hf-tokenizers":
         import tokenizers
 
-        tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
-        tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-        trainer = tokenizers.trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
-                                                 initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
-                                                 show_progress=False)
-        start = time.perf_counter()
-        tokenizer.train_from_iterator(iter(lines), trainer=trainer)
-        size = tokenizer.get_vocab_size()
-    else:
-        import sentencepiece
+        def train_hf(lines):
+            tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
+            tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+            trainer = tokenizers.trainers.BpeTrainer(
+                vocab_size=vocab_size, special_tokens=["<|endoftext|>"], show_progress=False,
+                initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+            tokenizer.train_from_iterator(iter(lines), trainer=trainer)
+            return tokenizer.get_vocab_size()
 
+        return train_hf
+    import sentencepiece
+
+    def train_sentencepiece(lines):
         model = io.BytesIO()
-        start = time.perf_counter()
         sentencepiece.SentencePieceTrainer.train(
             sentence_iterator=iter(lines), model_writer=model, model_type=algorithm, byte_fallback=True,
             vocab_size=vocab_size, num_threads=threads, minloglevel=2)
-        size = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
-    return {"seconds": time.perf_counter() - start, "vocab_size": size}
+        return sentencepiece.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
+
+    return train_sentencepiece
 
 
 def gpt2_files() -> tuple[Path, Path]:
@@ -139,23 +141,26 @@ def gpt2_encoder(side: str, threads: int):
     return lambda lines: [encoding.ids for encoding in tokenizer.encode_batch(lines, add_special_tokens=False)]
 
 
-def encode(side: str, lines: list[str], threads: int) -> dict:
-    """Seconds of the first (cold) and the second (warm) encoding of `lines`, and a digest of the ids."""
-    encode_lines = gpt2_encoder(side, threads)
-    start = time.perf_counter()
-    ids = encode_lines(lines)
-    cold = time.perf_counter() - start
-    start = time.perf_counter()
-    encode_lines(lines)
-    warm = time.perf_counter() - start
-    digest = hashlib.sha1(array("I", [i for line in ids for i in line]).tobytes()).hexdigest()
-    return {"cold": cold, "warm": warm, "tokens": sum(map(len, ids)), "ids_sha1": digest}
+def timed(work, lines: list[str]) -> tuple:
+    """``work(lines)``, its wall-clock seconds and the CPU seconds of this process (all threads)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work(lines)
+    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def worker(task: str, side: str, corpus: Path, threads: int) -> None:
     with open(corpus, encoding="utf-8") as file:
         lines = list(file)
-    result = encode(side, lines, threads) if task == "gpt2-encode" else train(task, side, lines, threads)
+    if task == "gpt2-encode":  # cold: the first encoding in this process; warm: the same lines again
+        encode_lines = gpt2_encoder(side, threads)
+        ids, cold, cold_cpu = timed(encode_lines, lines)
+        _, warm, warm_cpu = timed(encode_lines, lines)
+        digest = hashlib.sha1(array("I", [i for line in ids for i in line]).tobytes()).hexdigest()
+        result = {"cold": cold, "cold_cpu": cold_cpu, "warm": warm, "warm_cpu": warm_cpu,
+                  "tokens": sum(map(len, ids)), "ids_sha1": digest}
+    else:
+        size, seconds, cpu = timed(trainer(task.split("-")[0], side, threads), lines)
+        result = {"seconds": seconds, "seconds_cpu": cpu, "vocab_size": size}
     print(json.dumps({**result, "megabytes": corpus.stat().st_size / 1e6}))
 
 
@@ -186,42 +191,52 @@ def format_run(run: dict) -> str:
     if "error" in run:
         return f"{head} error: {run['error']}"
     if run["task"] == "gpt2-encode":
-        return f"{head} cold {run['cold']:7.3f} s  warm {run['warm']:7.3f} s  {run['tokens']:,} tokens"
-    return f"{head} {run['seconds']:7.3f} s  vocab {run['vocab_size']:,}"
+        return (f"{head} cold {run['cold']:7.3f} s (CPU {run['cold_cpu']:.3f})  warm {run['warm']:7.3f} s "
+                f"(CPU {run['warm_cpu']:.3f})  {run['tokens']:,} tokens")
+    return f"{head} {run['seconds']:7.3f} s (CPU {run['seconds_cpu']:.3f})  vocab {run['vocab_size']:,}"
 
 
 def ratio_rows(runs: list[dict]) -> list[dict]:
-    """lmlab / peer time within each round, per (corpus, threads, task, timing, peer)."""
-    times: dict = {}  # (corpus, threads, task, timing, side) -> {round: seconds}
+    """lmlab / peer time within each round, per (corpus, threads, task, timing, peer): wall
+    clock, and CPU time (all the process's threads)."""
+    times: dict = {}  # (corpus, threads, task, timing, side) -> {round: (wall seconds, CPU seconds)}
     for run in runs:
         for timing in ("seconds", "cold", "warm"):
             if timing in run:
                 key = (run["corpus"], run["threads"], run["task"], timing, run["side"])
-                times.setdefault(key, {})[run["round"]] = run[timing]
+                times.setdefault(key, {})[run["round"]] = (run[timing], run[f"{timing}_cpu"])
     rows = []
     for (corpus, threads, task, timing, side), peer in times.items():
         ours = times.get((corpus, threads, task, timing, "lmlab"), {})
-        ratios = [ours[r] / peer[r] for r in peer if r in ours]
-        if side == "lmlab" or not ratios:
+        rounds = [r for r in peer if r in ours]
+        if side == "lmlab" or not rounds:
             continue
-        rows.append({"corpus": corpus, "task": task if timing == "seconds" else f"{task} ({timing})", "peer": side,
-                     "threads": threads, "lmlab_s": statistics.median(ours.values()),
-                     "peer_s": statistics.median(peer.values()), "ratio": statistics.median(ratios),
-                     "ratio_min": min(ratios), "ratio_max": max(ratios), "rounds": len(ratios)})
+        row = {"corpus": corpus, "task": task if timing == "seconds" else f"{task} ({timing})", "peer": side,
+               "threads": threads, "rounds": len(rounds)}
+        for clock, k in (("wall", 0), ("cpu", 1)):
+            ratios = [ours[r][k] / peer[r][k] for r in rounds]
+            row.update({f"lmlab_{clock}_s": statistics.median(t[k] for t in ours.values()),
+                        f"peer_{clock}_s": statistics.median(t[k] for t in peer.values()),
+                        f"{clock}_ratio": statistics.median(ratios), f"{clock}_ratio_min": min(ratios),
+                        f"{clock}_ratio_max": max(ratios)})
+        rows.append(row)
     return rows
 
 
 def print_table(rows: list[dict], megabytes: dict) -> None:
-    print("\nlmlab / peer = lmlab's time / the peer's time (below 1: lmlab faster); median over rounds (min - max)\n")
-    print("| corpus | task | lmlab s (threads) | peer | peer s (threads) | lmlab / peer |")
-    print("|---|---|---:|---|---:|---:|")
+    print("\nlmlab / peer = lmlab's time / the peer's time (below 1: lmlab faster); median over rounds "
+          "(min - max); wall clock, and CPU time of all the process's threads\n")
+    print("| corpus | task | lmlab s (threads) | peer | peer s (threads) | lmlab / peer, wall | lmlab / peer, CPU |")
+    print("|---|---|---:|---|---:|---:|---:|")
     for r in rows:
         rate = ""
         if "encode" in r["task"]:
-            rate = f", {megabytes[r['corpus']] / r['lmlab_s']:.1f} vs {megabytes[r['corpus']] / r['peer_s']:.1f} MB/s"
-        print(f"| {r['corpus']} | {r['task']}{rate} | {r['lmlab_s']:.3f} (1, pure Python) | {r['peer']} | "
-              f"{r['peer_s']:.3f} ({r['threads']}, {THREADS_SETTING[r['peer']]}) | "
-              f"**{r['ratio']:.2f}** ({r['ratio_min']:.2f} - {r['ratio_max']:.2f}) |")
+            mb = megabytes[r["corpus"]]
+            rate = f", {mb / r['lmlab_wall_s']:.1f} vs {mb / r['peer_wall_s']:.1f} MB/s"
+        print(f"| {r['corpus']} | {r['task']}{rate} | {r['lmlab_wall_s']:.3f} (1, pure Python) | {r['peer']} | "
+              f"{r['peer_wall_s']:.3f} ({r['threads']}, {THREADS_SETTING[r['peer']]}) | "
+              f"**{r['wall_ratio']:.2f}** ({r['wall_ratio_min']:.2f} - {r['wall_ratio_max']:.2f}) | "
+              f"{r['cpu_ratio']:.2f} ({r['cpu_ratio_min']:.2f} - {r['cpu_ratio_max']:.2f}) |")
 
 
 def id_agreement(runs: list[dict]) -> list[str]:
