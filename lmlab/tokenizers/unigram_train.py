@@ -152,13 +152,14 @@ def substring_counts(words: Counter, max_length: int) -> tuple[dict[str, int], d
         shorter = by_length[length - 1]
         for substring in by_length[length]:
             prefix, count = substring[:-1], counts[substring]
-            if prefix in counts:
-                counts[prefix] += count
-                if count > extended.get(prefix, 0):
-                    extended[prefix] = count
-            else:
+            before = counts.get(prefix)
+            if before is None:
                 counts[prefix] = extended[prefix] = count
                 shorter.append(prefix)
+            else:
+                counts[prefix] = before + count
+                if count > extended.get(prefix, 0):
+                    extended[prefix] = count
     return counts, extended
 
 
