@@ -274,7 +274,8 @@ def main() -> None:
                 runs += run_rounds(corpus, path, threads, args.rounds, args.tasks)
     rows = ratio_rows(runs)
     print_table(rows, megabytes)
-    print("\n" + "\n".join(id_agreement(runs)))
+    for line in id_agreement(runs):
+        print(line)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": machine(), "megabytes": megabytes, "runs": runs, "ratios": rows},
                                   indent=1) + "\n")
