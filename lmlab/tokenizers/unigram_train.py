@@ -60,7 +60,8 @@ def count_training_words(escaped_texts: Iterable[str]) -> dict[str, int]:
     """The `training_words` of all texts, counted. No word crosses a ``▁``, so the stretches
     between them are counted first and each distinct one split once (the regular expression is
     the slow part); a stretch of ASCII letters is one word and needs no splitting at all."""
-    heads, stretches = [], []  # the text before each text's first "▁" (none with a dummy prefix); what follows each "▁"
+    heads = []  # the text before each text's first "▁" (empty with a dummy prefix)
+    stretches = []  # what follows each "▁", up to the next
     for escaped in escaped_texts:
         head, space, rest = escaped.partition(SPACE)
         heads.append(head)
@@ -113,7 +114,8 @@ def train_pieces(words: dict[str, int], size: int, max_piece_length: int, seed_s
     return finalize(vocab, scores, characters, size)
 
 
-def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size: int) -> tuple[list[str], list[float]]:
+def seed_pieces(words: dict[str, int], characters: Counter, max_length: int,
+                seed_size: int) -> tuple[list[str], list[float]]:
     """Every character, and the `seed_size` repeated substrings with the largest frequency x
     length; scores are log relative frequencies.
 
@@ -131,7 +133,7 @@ def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size:
     return vocab, [math.log(counts[s]) - log_total for s in vocab]
 
 
-def substring_counts(words: Counter, max_length: int) -> tuple[dict[str, int], dict[str, int]]:
+def substring_counts(words: dict[str, int], max_length: int) -> tuple[dict[str, int], dict[str, int]]:
     """How often each substring of 2 to `max_length` characters occurs in `words` (times their
     frequency), and how often its most frequent one-character extension does.
 
@@ -214,8 +216,9 @@ def prune(vocab: list[str], scores: list[float], tree: PrefixLattice, word_nodes
 def best_alternatives(texts: list[str], pieces: dict[str, int], scores: list[float],
                       words: tuple) -> list[tuple[float, list[int]]]:
     """For each of `texts` (pieces of `pieces`, none a single character), its best segmentation
-    without the piece itself, and that segmentation's score. A text that begins a word is a node of the words' tree, whose
-    Viterbi pass `words` (tree, best, back) is done; the others get a prefix tree of their own."""
+    without the piece itself, and that segmentation's score. A text that begins a word is a node
+    of the words' tree, whose Viterbi pass `words` (tree, best, back) is done; the others get a
+    prefix tree of their own."""
     words_tree = words[0]
     own_tree = PrefixLattice([text for text in texts if text not in words_tree.node], pieces)
     own = (own_tree, *own_tree.best_edges(scores))
