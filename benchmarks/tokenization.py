@@ -1,32 +1,52 @@
 """Tokenizer benchmarks: lmlab against Hugging Face tokenizers, SentencePiece and tiktoken.
 
-    .venv/bin/python benchmarks/tokenization.py            # Tiny Shakespeare and the 5 MB shakespeare corpus
-    .venv/bin/python benchmarks/tokenization.py --quick    # Tiny Shakespeare only
+    python benchmarks/tokenization.py                       # Tiny Shakespeare and the 5 MB shakespeare corpus
+    python benchmarks/tokenization.py --quick               # Tiny Shakespeare only
+    taskset -c 0 python benchmarks/tokenization.py --rounds 5 --threads 1 2
 
-On the same text, with the same vocabulary size and the same thread count (1 and 2):
+Every side gets the same input: the corpus as lines, as read from a file (each with its ``\\n``),
+through an iterator: lmlab ``train(lines)`` / ``encode_batch(lines)``, Hugging Face
+``train_from_iterator(lines)`` / ``encode_batch(lines)``, SentencePiece
+``sentence_iterator=lines``, tiktoken ``encode_ordinary_batch(lines)``.
 
-- BPE training, vocab 8192: lmlab vs HF tokenizers (byte-level BpeTrainer) vs SentencePiece (bpe);
-- Unigram training, vocab 8000: lmlab vs SentencePiece (unigram);
-- GPT-2 encoding throughput in MB/s: lmlab (pre-token cache cold, then warm) vs tiktoken vs HF
-  tokenizers, all encoding the same paragraphs as a batch.
+- BPE training, vocab 8192: lmlab (byte-level, GPT-2 pre-tokenizer) vs HF tokenizers
+  (byte-level ``BpeTrainer``) vs SentencePiece (``model_type=bpe``);
+- Unigram training, vocab 8000: lmlab vs SentencePiece (``model_type=unigram``);
+- GPT-2 encoding with GPT-2's own files: lmlab vs tiktoken (``encode_ordinary_batch``; and
+  ``encode_ordinary`` called per line, as on lines the batch's thread pool costs more than the
+  encoding) vs HF tokenizers (``encode_batch``, then ``.ids``). **Cold**, the headline: the
+  first encoding in a fresh process (lmlab's pre-token cache empty); **warm**: the same lines
+  encoded again (what a cache gives on text it has seen). The ids of all sides are compared.
 
-Every measurement runs in a fresh process (RAYON_NUM_THREADS fixes Hugging Face's thread pool;
-SentencePiece and tiktoken take a thread count) and is the fastest of 3 runs. lmlab is pure Python and uses one thread
-whatever the setting. Prints a ratio table (reference time / lmlab time: above 1, lmlab is
-faster) and writes benchmarks/results/tokenizers.json. Needs ../shared/data (Tiny Shakespeare,
+Threads: HF ``RAYON_NUM_THREADS``, SentencePiece ``num_threads``, tiktoken ``num_threads``, all
+set to ``--threads``; lmlab is pure Python, one thread whatever the setting.
+
+Every measurement runs in its own process. ``--rounds N`` measures every side N times, the sides
+in a different order each round (forward, then backward), and each ratio is taken within one
+round, between neighbouring runs: the table shows the median over the rounds and the min - max
+spread, of wall-clock time and of CPU time (of all the process's threads: on a machine shared
+with other work it moves less than the wall clock; with more than one thread a peer's CPU time
+exceeds its wall clock). **Ratio = lmlab's time / the peer's time: below 1 lmlab is faster,
+above 1 it is slower.**
+Writes every time to benchmarks/results/tokenizers.json. Needs ../shared/data (Tiny Shakespeare,
 GPT-2's files) and the reference packages of ``pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib
 import io
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from array import array
 from pathlib import Path
 
 # Keep benchmarks/ off the import path: no sibling script may shadow a package the references import.
@@ -36,191 +56,230 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results" / "tokenizers.json"
 BPE_VOCAB, UNIGRAM_VOCAB = 8192, 8000
-REPEATS = 3  # each measurement is the fastest of 3 runs
+TASKS = {  # task -> its sides, lmlab first
+    "bpe-train": ["lmlab", "hf-tokenizers", "sentencepiece"],
+    "unigram-train": ["lmlab", "sentencepiece"],
+    "gpt2-encode": ["lmlab", "tiktoken", "tiktoken-per-line", "hf-tokenizers"],
+}
+THREADS_SETTING = {"lmlab": "pure Python", "hf-tokenizers": "RAYON_NUM_THREADS", "sentencepiece": "num_threads",
+                   "tiktoken": "num_threads", "tiktoken-per-line": "no pool: always 1"}
 
 
 # --- the corpora -------------------------------------------------------------------------------
-def corpus_texts(name: str) -> list[str]:
+def write_corpus(name: str, folder: Path) -> Path:
+    """The corpus as a text file, one line per line; Tiny Shakespeare is already one."""
     if name == "tinyshakespeare":
-        return [(SHARED_DATA / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")]
+        return SHARED_DATA / "tinyshakespeare" / "input.txt"
     from lmlab.data.corpora import load_corpus
 
-    return [document.text for document in load_corpus("shakespeare").documents]
-
-
-def paragraphs(texts: list[str]) -> list[str]:
-    """The batch every encoder gets: paragraphs, each with the blank line that ends it."""
-    return [p + "\n\n" for text in texts for p in text.split("\n\n")]
+    path = folder / f"{name}.txt"
+    path.write_text("\n".join(document.text.strip("\n") for document in load_corpus(name).documents) + "\n",
+                    encoding="utf-8")
+    return path
 
 
 # --- the measurements (each runs in its own process) ---------------------------------------------
-# Each function prepares, then returns the work to time: best of REPEATS runs.
-def train_lmlab(algorithm: str, texts: list[str], threads: int):
-    from lmlab.tokenizers import TOKENIZERS
-
+def trainer(algorithm: str, side: str, threads: int):
+    """`side`'s BPE or Unigram trainer, ready to run: a function from lines to its vocab size."""
     vocab_size = BPE_VOCAB if algorithm == "bpe" else UNIGRAM_VOCAB
-    return lambda: TOKENIZERS[algorithm]().train(texts, vocab_size=vocab_size)
+    if side == "lmlab":
+        from lmlab.tokenizers import TOKENIZERS
 
+        for module in ("tqdm", "lmlab.tokenizers.unigram_train"):  # imported late by lmlab's training:
+            importlib.import_module(module)  # here before the clock, as the peers' modules are
+        return lambda lines: TOKENIZERS[algorithm]().train(iter(lines), vocab_size=vocab_size).vocab_size
+    if side == "hf-tokenizers":
+        import tokenizers
 
-def train_hf(algorithm: str, texts: list[str], threads: int):
-    import tokenizers
+        def train_hf(lines):
+            tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
+            tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+            trainer = tokenizers.trainers.BpeTrainer(
+                vocab_size=vocab_size, special_tokens=["<|endoftext|>"], show_progress=False,
+                initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+            tokenizer.train_from_iterator(iter(lines), trainer=trainer)
+            return tokenizer.get_vocab_size()
 
-    def work():
-        tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
-        tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-        trainer = tokenizers.trainers.BpeTrainer(vocab_size=BPE_VOCAB, special_tokens=["<|endoftext|>"],
-                                                 initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
-                                                 show_progress=False)
-        tokenizer.train_from_iterator(texts, trainer=trainer)
-
-    return work
-
-
-def train_spm(algorithm: str, texts: list[str], threads: int):
+        return train_hf
     import sentencepiece
 
-    lines = [line for text in texts for line in text.split("\n") if line]
-    return lambda: sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_writer=io.BytesIO(), model_type=algorithm, byte_fallback=True,
-        vocab_size=BPE_VOCAB if algorithm == "bpe" else UNIGRAM_VOCAB, num_threads=threads, minloglevel=2)
+    def train_sentencepiece(lines):
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(lines), model_writer=model, model_type=algorithm, byte_fallback=True,
+            vocab_size=vocab_size, num_threads=threads, minloglevel=2)
+        return sentencepiece.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
+
+    return train_sentencepiece
 
 
 def gpt2_files() -> tuple[Path, Path]:
     return SHARED_DATA / "gpt2" / "encoder.json", SHARED_DATA / "gpt2" / "vocab.bpe"
 
 
-def encode_lmlab(warm: bool, batch: list[str], threads: int):
-    """Warm: the pre-token cache has seen the text. Cold: a fresh tokenizer for each run."""
-    from lmlab.tokenizers import BPETokenizer, Tokenizer
+def gpt2_encoder(side: str, threads: int):
+    """`side`'s GPT-2 tokenizer, as a function from a list of lines to their lists of ids."""
+    if side == "lmlab":
+        from lmlab.tokenizers import BPETokenizer
 
-    if warm:
-        tokenizer = BPETokenizer.from_gpt2_files(*gpt2_files())
-        tokenizer.encode_batch(batch)
-        return lambda: tokenizer.encode_batch(batch)
-    saved = BPETokenizer.from_gpt2_files(*gpt2_files()).to_dict()
-    fresh = []  # made before each timed run, outside the timing
-    return (lambda: fresh.append(Tokenizer.from_dict(saved)), lambda: fresh.pop().encode_batch(batch))
+        return BPETokenizer.from_gpt2_files(*gpt2_files()).encode_batch
+    if side.startswith("tiktoken"):
+        import tiktoken
 
+        from lmlab.tokenizers.bpe import GPT2_PATTERN, from_symbols
 
-def encode_tiktoken(_, batch: list[str], threads: int):
-    import tiktoken
-
-    from lmlab.tokenizers.bpe import GPT2_PATTERN, from_symbols
-
-    encoder = json.loads(gpt2_files()[0].read_text(encoding="utf-8"))
-    ranks = {from_symbols(s): i for s, i in encoder.items() if s != "<|endoftext|>"}
-    encoding = tiktoken.Encoding("gpt2-files", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
-    return lambda: encoding.encode_ordinary_batch(batch, num_threads=threads)
-
-
-def encode_hf(_, batch: list[str], threads: int):
+        encoder = json.loads(gpt2_files()[0].read_text(encoding="utf-8"))
+        ranks = {from_symbols(s): i for s, i in encoder.items() if s != "<|endoftext|>"}
+        encoding = tiktoken.Encoding("gpt2-files", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+        if side == "tiktoken-per-line":  # no thread pool: its cost per call is most of the batch's time on lines
+            return lambda lines: [encoding.encode_ordinary(line) for line in lines]
+        return lambda lines: encoding.encode_ordinary_batch(lines, num_threads=threads)
     import tokenizers
 
     tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE.from_file(*map(str, gpt2_files())))
     tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    return lambda: tokenizer.encode_batch(batch, add_special_tokens=False)
+    return lambda lines: [encoding.ids for encoding in tokenizer.encode_batch(lines, add_special_tokens=False)]
 
 
-def best_time(work) -> float:
-    """Fastest of REPEATS runs of `work`, or of ``(prepare, work)`` with `prepare` untimed."""
-    prepare, work = work if isinstance(work, tuple) else (lambda: None, work)
-    times = []
-    for _ in range(REPEATS):
-        prepare()
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def timed(work, lines: list[str]) -> tuple:
+    """``work(lines)``, its wall-clock seconds and the CPU seconds of this process (all threads)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work(lines)
+    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-MEASUREMENTS = {  # name -> (function, its first argument)
-    "bpe-train/lmlab": (train_lmlab, "bpe"), "bpe-train/hf-tokenizers": (train_hf, "bpe"),
-    "bpe-train/sentencepiece": (train_spm, "bpe"),
-    "unigram-train/lmlab": (train_lmlab, "unigram"), "unigram-train/sentencepiece": (train_spm, "unigram"),
-    "gpt2-encode/lmlab-cold": (encode_lmlab, False), "gpt2-encode/lmlab-warm": (encode_lmlab, True),
-    "gpt2-encode/tiktoken": (encode_tiktoken, None), "gpt2-encode/hf-tokenizers": (encode_hf, None),
-}
+def worker(task: str, side: str, corpus: Path, threads: int) -> None:
+    with open(corpus, encoding="utf-8") as file:
+        lines = list(file)
+    if task == "gpt2-encode":  # cold: the first encoding in this process; warm: the same lines again
+        encode_lines = gpt2_encoder(side, threads)
+        ids, cold, cold_cpu = timed(encode_lines, lines)
+        _, warm, warm_cpu = timed(encode_lines, lines)
+        digest = hashlib.sha1(array("I", [i for line in ids for i in line]).tobytes()).hexdigest()
+        result = {"cold": cold, "cold_cpu": cold_cpu, "warm": warm, "warm_cpu": warm_cpu,
+                  "tokens": sum(map(len, ids)), "ids_sha1": digest}
+    else:
+        size, seconds, cpu = timed(trainer(task.split("-")[0], side, threads), lines)
+        result = {"seconds": seconds, "seconds_cpu": cpu, "vocab_size": size}
+    print(json.dumps({**result, "megabytes": corpus.stat().st_size / 1e6}))
 
 
-def worker(name: str, corpus: str, threads: int) -> None:
-    function, argument = MEASUREMENTS[name]
-    texts = corpus_texts(corpus)
-    data = paragraphs(texts) if name.startswith("gpt2-encode") else texts
-    seconds = best_time(function(argument, data, threads))
-    megabytes = sum(len(text.encode("utf-8")) for text in texts) / 1e6
-    print(json.dumps({"seconds": seconds, "megabytes": megabytes}))
-
-
-def measure(name: str, corpus: str, threads: int) -> dict:
+def measure(task: str, side: str, corpus: Path, threads: int) -> dict:
     env = {**os.environ, "RAYON_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "true"}
-    result = subprocess.run([sys.executable, __file__, "--worker", name, "--corpus", corpus, "--threads", str(threads)],
-                            capture_output=True, text=True, env=env, cwd=REPO)
+    command = [sys.executable, __file__, "--worker", task, side, str(corpus), "--threads", str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     if result.returncode != 0:
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # --- the report ------------------------------------------------------------------------------------
+def run_rounds(corpus: str, path: Path, threads: int, rounds: int, tasks: list[str]) -> list[dict]:
+    """Every side of every task `rounds` times, the sides' order reversed every other round."""
+    runs = []
+    for round_ in range(rounds):
+        for task in tasks:
+            sides = TASKS[task]
+            for side in sides if round_ % 2 == 0 else sides[::-1]:
+                runs.append({"corpus": corpus, "threads": threads, "round": round_, "task": task, "side": side,
+                             **measure(task, side, path, threads)})
+                print(format_run(runs[-1]), flush=True)
+    return runs
+
+
+def format_run(run: dict) -> str:
+    head = f"{run['corpus']:<16} {run['threads']}t round {run['round']} {run['task']:<14} {run['side']:<14}"
+    if "error" in run:
+        return f"{head} error: {run['error']}"
+    if run["task"] == "gpt2-encode":
+        return (f"{head} cold {run['cold']:7.3f} s (CPU {run['cold_cpu']:.3f})  warm {run['warm']:7.3f} s "
+                f"(CPU {run['warm_cpu']:.3f})  {run['tokens']:,} tokens")
+    return f"{head} {run['seconds']:7.3f} s (CPU {run['seconds_cpu']:.3f})  vocab {run['vocab_size']:,}"
+
+
+def ratio_rows(runs: list[dict]) -> list[dict]:
+    """lmlab / peer time within each round, per (corpus, threads, task, timing, peer): wall
+    clock, and CPU time (all the process's threads)."""
+    times: dict = {}  # (corpus, threads, task, timing, side) -> {round: (wall seconds, CPU seconds)}
+    for run in runs:
+        for timing in ("seconds", "cold", "warm"):
+            if timing in run:
+                key = (run["corpus"], run["threads"], run["task"], timing, run["side"])
+                times.setdefault(key, {})[run["round"]] = (run[timing], run[f"{timing}_cpu"])
+    rows = []
+    for (corpus, threads, task, timing, side), peer in times.items():
+        ours = times.get((corpus, threads, task, timing, "lmlab"), {})
+        rounds = [r for r in peer if r in ours]
+        if side == "lmlab" or not rounds:
+            continue
+        row = {"corpus": corpus, "task": task if timing == "seconds" else f"{task} ({timing})", "peer": side,
+               "threads": threads, "rounds": len(rounds)}
+        for clock, k in (("wall", 0), ("cpu", 1)):
+            ratios = [ours[r][k] / peer[r][k] for r in rounds]
+            row.update({f"lmlab_{clock}_s": statistics.median(t[k] for t in ours.values()),
+                        f"peer_{clock}_s": statistics.median(t[k] for t in peer.values()),
+                        f"{clock}_ratio": statistics.median(ratios), f"{clock}_ratio_min": min(ratios),
+                        f"{clock}_ratio_max": max(ratios)})
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[dict], megabytes: dict) -> None:
+    print("\nlmlab / peer = lmlab's time / the peer's time (below 1: lmlab faster); median over rounds "
+          "(min - max); wall clock, and CPU time of all the process's threads\n")
+    print("| corpus | task | lmlab s (threads) | peer | peer s (threads) | lmlab / peer, wall | lmlab / peer, CPU |")
+    print("|---|---|---:|---|---:|---:|---:|")
+    for r in rows:
+        rate = ""
+        if "encode" in r["task"]:
+            mb = megabytes[r["corpus"]]
+            rate = f", {mb / r['lmlab_wall_s']:.1f} vs {mb / r['peer_wall_s']:.1f} MB/s"
+        print(f"| {r['corpus']} | {r['task']}{rate} | {r['lmlab_wall_s']:.3f} (1, pure Python) | {r['peer']} | "
+              f"{r['peer_wall_s']:.3f} ({r['threads']}, {THREADS_SETTING[r['peer']]}) | "
+              f"**{r['wall_ratio']:.2f}** ({r['wall_ratio_min']:.2f} - {r['wall_ratio_max']:.2f}) | "
+              f"{r['cpu_ratio']:.2f} ({r['cpu_ratio_min']:.2f} - {r['cpu_ratio_max']:.2f}) |")
+
+
+def id_agreement(runs: list[dict]) -> list[str]:
+    """One line per corpus: do all encoders give the same ids?"""
+    lines = []
+    for corpus in dict.fromkeys(run["corpus"] for run in runs):
+        digests = {run["side"]: run["ids_sha1"] for run in runs if run["corpus"] == corpus and "ids_sha1" in run}
+        if not digests:
+            continue
+        same = len(set(digests.values())) == 1
+        lines.append(f"{corpus}: GPT-2 ids {'identical' if same else 'DIFFER'} across {', '.join(sorted(digests))}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="Tiny Shakespeare only")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--corpus", help=argparse.SUPPRESS)
-    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of every side, alternating")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="the peers' thread counts")
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS), help="what to measure")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.corpus, args.threads)
+        task, side, corpus = args.worker
+        return worker(task, side, Path(corpus), args.threads[0])
     if not (SHARED_DATA / "tinyshakespeare" / "input.txt").is_file():
         sys.exit(f"{SHARED_DATA} is absent: the benchmark needs Tiny Shakespeare and GPT-2's files")
-    corpora = ["tinyshakespeare"] + ([] if args.quick else ["shakespeare"])
-    rows = []
-    for corpus in corpora:
-        lmlab_results = {}  # single-threaded: measured once, compared at each thread count
-        for threads in (1, 2):
-            for name in MEASUREMENTS:
-                if name.endswith("/lmlab") or "/lmlab-" in name:
-                    if name not in lmlab_results:
-                        lmlab_results[name] = measure(name, corpus, 1)
-                    result = lmlab_results[name]
-                else:
-                    result = measure(name, corpus, threads)
-                rows.append({"corpus": corpus, "threads": threads, "measurement": name, **result})
-                print(format_row(rows[-1]), flush=True)
-    print()
-    print_ratios(rows)
+    runs, megabytes = [], {}
+    with tempfile.TemporaryDirectory() as folder:
+        for corpus in ["tinyshakespeare"] + ([] if args.quick else ["shakespeare"]):
+            path = write_corpus(corpus, Path(folder))
+            megabytes[corpus] = path.stat().st_size / 1e6
+            for threads in args.threads:
+                runs += run_rounds(corpus, path, threads, args.rounds, args.tasks)
+    rows = ratio_rows(runs)
+    print_table(rows, megabytes)
+    for line in id_agreement(runs):
+        print(line)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": machine(), "rows": rows, "ratios": ratios(rows)}, indent=1) + "\n")
+    RESULTS.write_text(json.dumps({"machine": machine(), "megabytes": megabytes, "runs": runs, "ratios": rows},
+                                  indent=1) + "\n")
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
-
-
-def format_row(row: dict) -> str:
-    if "error" in row:
-        return f"{row['corpus']:<16} {row['threads']}t {row['measurement']:<30} error: {row['error']}"
-    rate = f"{row['megabytes'] / row['seconds']:8.2f} MB/s" if row["measurement"].startswith("gpt2") else ""
-    return f"{row['corpus']:<16} {row['threads']}t {row['measurement']:<30} {row['seconds']:8.2f} s {rate}"
-
-
-def ratios(rows: list[dict]) -> list[dict]:
-    """Reference time / lmlab time for each comparison (warm cache for encoding)."""
-    found = []
-    seconds = {(r["corpus"], r["threads"], r["measurement"]): r.get("seconds") for r in rows}
-    for (corpus, threads, name), value in seconds.items():
-        task, tool = name.split("/")
-        if tool.startswith("lmlab") or value is None:
-            continue
-        ours = seconds.get((corpus, threads, f"{task}/lmlab-warm" if task == "gpt2-encode" else f"{task}/lmlab"))
-        if ours:
-            found.append({"corpus": corpus, "threads": threads, "task": task, "reference": tool,
-                          "lmlab_seconds": round(ours, 3), "reference_seconds": round(value, 3),
-                          "reference_over_lmlab": round(value / ours, 3)})
-    return found
-
-
-def print_ratios(rows: list[dict]) -> None:
-    print(f"{'corpus':<16} {'threads':>7}  {'task':<14} {'reference':<15} {'lmlab s':>9} {'ref s':>9} {'ref/lmlab':>9}")
-    for r in ratios(rows):
-        print(f"{r['corpus']:<16} {r['threads']:>7}  {r['task']:<14} {r['reference']:<15} "
-              f"{r['lmlab_seconds']:>9.3f} {r['reference_seconds']:>9.3f} {r['reference_over_lmlab']:>9.2f}")
 
 
 def machine() -> dict:
@@ -233,7 +292,7 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "versions": versions}
+            "cpus": os.cpu_count(), "affinity": sorted(os.sched_getaffinity(0)), "versions": versions}
 
 
 if __name__ == "__main__":

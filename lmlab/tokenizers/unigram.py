@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
 from typing import Iterable
 
 from lmlab.errors import UserError
@@ -89,7 +88,7 @@ class UnigramTokenizer(Tokenizer):
         """Learn `vocab_size` pieces (special tokens and the 256 byte pieces included).
         `normalization`: ``identity`` (lmlab's lossless ``▁`` escaping), or SentencePiece's
         ``nfkc`` or ``nmt_nfkc`` with its whitespace rules (squeezed, stripped)."""
-        from lmlab.tokenizers.unigram_train import train_pieces, training_words
+        from lmlab.tokenizers.unigram_train import count_training_words, train_pieces
 
         vocab_size = vocab_size or self.default_vocab_size
         budget = vocab_size - len(SPECIALS) - len(BYTE_PIECES)
@@ -99,9 +98,7 @@ class UnigramTokenizer(Tokenizer):
         if normalization not in NAMES:
             raise UserError(f"unknown normalization {normalization!r} (choose from {', '.join(NAMES)})")
         self.normalizer = LOSSLESS if normalization == "identity" else Normalizer(normalization)
-        words: Counter[str] = Counter()
-        for text in texts:
-            words.update(training_words(self.normalizer(text)))
+        words = count_training_words(map(self.normalizer, texts))
         learned = train_pieces(words, budget, max_piece_length, seed_size, progress)
         self.pieces = [(s, 0.0) for s in SPECIALS] + [(b, 0.0) for b in BYTE_PIECES] + learned
         self.special_tokens = {s: i for i, s in enumerate(SPECIALS)}

@@ -4,10 +4,10 @@
    twice, the ``seed_size`` most useful ones (frequency x length), and every character; scores
    start as log relative frequencies.
 2. **EM**: the E-step computes, for every piece, its expected count over all segmentations of
-   all words (`lattice.expected_counts`, forward-backward); the M-step makes the scores the
-   new log-probabilities. SentencePiece's variant is used: drop pieces expected less than 0.5
-   times and score with the digamma function, digamma(count) - digamma(total), which pushes
-   rare pieces further down (a Bayesian prior, not plain count / total).
+   all words (forward-backward, on one prefix tree of all the words' lattices: `unigram_trie`);
+   the M-step makes the scores the new log-probabilities. SentencePiece's variant is used: drop
+   pieces expected less than 0.5 times and score with the digamma function, digamma(count) -
+   digamma(total), which pushes rare pieces further down (a Bayesian prior, not count / total).
 3. **Prune**: for each piece, how much the corpus log-likelihood would fall if it were removed
    and its uses re-segmented with the best alternative; keep the pieces whose loss is largest,
    75% of them per round. Characters are always kept, so every word stays segmentable.
@@ -20,69 +20,102 @@ character, nor letters and punctuation together:
 
 >>> training_words("▁To▁be,\\n▁or▁2B")
 ['▁To', '▁be', ',', '\\n', '▁or', '▁2', 'B']
+>>> [len(word) for word in training_words("▁" + "ha" * 20)]  # cut at MAX_WORD_LENGTH characters
+[32, 9]
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import Iterable
 
 import regex
 
-from lmlab.tokenizers import lattice
 from lmlab.tokenizers.base import garbage_collector_paused, progress_bar
+from lmlab.tokenizers.sentencepiece_normalizer import SPACE
+from lmlab.tokenizers.unigram_trie import PrefixLattice
 
-TRAINING_WORD = regex.compile(r"\u2581?(?:[\p{L}\p{M}]+|\p{N}+|[^\s\p{L}\p{M}\p{N}\u2581]+)|\u2581|\s")
 MAX_WORD_LENGTH = 32  # longer runs (rare: CJK, "hahaha...") are cut, so probabilities cannot underflow
+
+
+def _runs(longest: int) -> str:
+    """A run of letters (with their marks), of digits or of other symbols, 1 to `longest` long."""
+    return "|".join(f"{kind}{{1,{longest}}}" for kind in (r"[\p{L}\p{M}]", r"\p{N}", r"[^\s\p{L}\p{M}\p{N}\u2581]"))
+
+
+# "▁" and a run, a run, a lone "▁", a whitespace character: at most MAX_WORD_LENGTH characters
+TRAINING_WORD = regex.compile(rf"\u2581(?:{_runs(MAX_WORD_LENGTH - 1)})|{_runs(MAX_WORD_LENGTH)}|\u2581|\s")
+
 SHRINKING_FACTOR = 0.75
 EM_STEPS_PER_ROUND = 2
 MIN_EXPECTED_COUNT = 0.5
 
 
 def training_words(escaped: str) -> list[str]:
-    return [word[i:i + MAX_WORD_LENGTH] for word in TRAINING_WORD.findall(escaped)
-            for i in range(0, len(word), MAX_WORD_LENGTH)]
+    return TRAINING_WORD.findall(escaped)
+
+
+def count_training_words(escaped_texts: Iterable[str]) -> dict[str, int]:
+    """The `training_words` of all texts, counted. No word crosses a ``▁``, so the stretches
+    between them are counted first and each distinct one split once (the regular expression is
+    the slow part); a stretch of ASCII letters is one word and needs no splitting at all."""
+    heads = []  # the text before each text's first "▁" (empty with a dummy prefix)
+    stretches = []  # what follows each "▁", up to the next
+    for escaped in escaped_texts:
+        head, space, rest = escaped.partition(SPACE)
+        heads.append(head)
+        if space:
+            stretches += rest.split(SPACE)
+    words: dict[str, int] = {}
+    for stretch, count in Counter(stretches).items():
+        if stretch.isascii() and stretch.isalpha() and len(stretch) < MAX_WORD_LENGTH:
+            words[SPACE + stretch] = words.get(SPACE + stretch, 0) + count
+        else:
+            for word in training_words(SPACE + stretch):
+                words[word] = words.get(word, 0) + count
+    for head, count in Counter(filter(None, heads)).items():
+        for word in training_words(head):
+            words[word] = words.get(word, 0) + count
+    return words
 
 
 @garbage_collector_paused()
-def train_pieces(words: Counter, size: int, max_piece_length: int, seed_size: int,
+def train_pieces(words: dict[str, int], size: int, max_piece_length: int, seed_size: int,
                  progress: bool) -> list[tuple[str, float]]:
     """`size` ``(piece, score)`` pairs learned from `words` (word -> frequency), best first.
 
     Pieces are numbered by their place in the seed; a piece that is dropped gets the score
-    -inf, and the lattices of the words, built once from the seed, lose its nodes.
+    -inf, and the prefix tree of the words' lattices (`unigram_trie`), built once from the
+    seed, loses its edges.
     """
     characters: Counter[str] = Counter()
     for word, frequency in words.items():
         for char in word:
             characters[char] += frequency
     vocab, scores = seed_pieces(words, characters, max_piece_length, seed_size)
-    table = lattice.prefix_table(enumerate(vocab))
-    lattices = [(lattice.build_lattice(word, table, -1), frequency) for word, frequency in words.items()]
+    tree = PrefixLattice(words, {piece: i for i, piece in enumerate(vocab)})
+    word_nodes = [(tree.node[word], frequency) for word, frequency in words.items()]
     desired = max(int(size * 1.1), len(characters))  # characters are never pruned
     rounds = max(1, math.ceil(math.log(max(len(vocab), desired) / desired) / -math.log(SHRINKING_FACTOR)) + 1)
     with progress_bar(rounds, "Unigram EM rounds", progress) as bar:
         while True:
             for _ in range(EM_STEPS_PER_ROUND):
-                counts, log_likelihood = expectation(lattices, scores)
-                scores = maximization(vocab, counts, characters)
+                counts, alpha = expectation(tree, word_nodes, scores)
+                scores = maximization(counts, len(characters))
+                tree.keep([score > -math.inf for score in scores])
             alive = sum(score > -math.inf for score in scores)
-            bar.set_postfix(pieces=alive, log_likelihood=f"{log_likelihood:.4g}")
+            bar.set_postfix(pieces=alive, log_likelihood=f"{mean_log_likelihood(alpha, word_nodes):.4g}")
             bar.update()
             if alive <= desired:
                 break
-            scores = prune(vocab, scores, lattices, characters, max(desired, int(alive * SHRINKING_FACTOR)))
-            lattices = without_dropped(lattices, scores)
+            scores = prune(vocab, scores, tree, word_nodes, characters, max(desired, int(alive * SHRINKING_FACTOR)))
+            tree.keep([score > -math.inf for score in scores])
     return finalize(vocab, scores, characters, size)
 
 
-def without_dropped(lattices: list, scores: list[float]) -> list:
-    """The lattices without the nodes of dropped pieces (score -inf): less work for the next pass."""
-    return [([[node for node in nodes if scores[node[1]] > -math.inf] for nodes in ends], frequency)
-            for ends, frequency in lattices]
-
-
-def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size: int) -> tuple[list[str], list[float]]:
+def seed_pieces(words: dict[str, int], characters: Counter, max_length: int,
+                seed_size: int) -> tuple[list[str], list[float]]:
     """Every character, and the `seed_size` repeated substrings with the largest frequency x
     length; scores are log relative frequencies.
 
@@ -90,58 +123,85 @@ def seed_pieces(words: Counter, characters: Counter, max_length: int, seed_size:
     substrings that are not always followed by the same character are seeded: if "Rome" always
     comes as "Romeo", "Romeo" is the candidate.
     """
-    counts: Counter[str] = Counter()
-    for word, frequency in words.items():
-        for start in range(len(word)):
-            for end in range(start + 2, min(len(word), start + max_length) + 1):
-                counts[word[start:end]] += frequency
-    extended: Counter[str] = Counter()  # substring -> count of its most frequent one-character extension
-    for substring, count in counts.items():
-        if len(substring) > 2:
-            extended[substring[:-1]] = max(extended[substring[:-1]], count)
-    frequent = [s for s, count in counts.items() if count > 1 and count > extended[s]]
-    frequent.sort(key=lambda s: (-counts[s] * len(s), s))
+    counts, extended = substring_counts(words, max_length)
+    frequent = [s for s, count in counts.items() if count > 1 and count > extended.get(s, 0)]
+    frequent.sort()  # ties in frequency x length go in alphabetical order (the sort is stable)
+    frequent.sort(key=lambda s: -counts[s] * len(s))
     vocab = sorted(characters) + frequent[:seed_size]
-    counts.update(characters)
+    counts.update(characters)  # the substrings counted have two characters or more
     log_total = math.log(sum(counts[s] for s in vocab))
     return vocab, [math.log(counts[s]) - log_total for s in vocab]
 
 
-def expectation(lattices: list, scores: list[float]) -> tuple[list[float], float]:
-    """E-step: the expected uses of every piece, and the log-likelihood per word."""
+def substring_counts(words: dict[str, int], max_length: int) -> tuple[dict[str, int], dict[str, int]]:
+    """How often each substring of 2 to `max_length` characters occurs in `words` (times their
+    frequency), and how often its most frequent one-character extension does.
+
+    Each occurrence of a substring begins one of the longest substrings that start at a
+    position: count those, then add each substring's count to its prefix one character shorter,
+    longest first (a walk up the tree of substrings), so each distinct substring is met once.
+    """
+    counts: dict[str, int] = {}
+    for word, frequency in words.items():
+        for start in range(len(word) - 1):
+            longest = word[start:start + max_length]
+            counts[longest] = counts.get(longest, 0) + frequency
+    by_length: list[list[str]] = [[] for _ in range(max_length + 1)]
+    for substring in counts:
+        by_length[len(substring)].append(substring)
+    extended: dict[str, int] = {}  # substring -> count of its most frequent one-character extension
+    for length in range(max_length, 2, -1):
+        shorter = by_length[length - 1]
+        for substring in by_length[length]:
+            prefix, count = substring[:-1], counts[substring]
+            before = counts.get(prefix)
+            if before is None:
+                counts[prefix] = extended[prefix] = count
+                shorter.append(prefix)
+            else:
+                counts[prefix] = before + count
+                if count > extended.get(prefix, 0):
+                    extended[prefix] = count
+    return counts, extended
+
+
+def expectation(tree: PrefixLattice, word_nodes: list, scores: list[float]) -> tuple[list[float], list[float]]:
+    """E-step: the expected uses of every piece, and the tree's alpha (P of each word)."""
     probabilities = [math.exp(score) for score in scores]
-    counts, log_likelihood = [0.0] * len(scores), 0.0
-    for ends, frequency in lattices:
-        log_likelihood += frequency * math.log(lattice.expected_counts(ends, probabilities, frequency, counts))
-    return counts, log_likelihood / sum(frequency for _, frequency in lattices)
+    counts = [0.0] * len(scores)
+    alpha = tree.expected_counts(word_nodes, probabilities, counts)
+    return counts, alpha
 
 
-def maximization(vocab: list[str], counts: list[float], characters: Counter) -> list[float]:
-    """M-step: keep pieces expected at least 0.5 times (and all characters); digamma scores."""
-    kept = {i: max(count, MIN_EXPECTED_COUNT) for i, count in enumerate(counts)
-            if count >= MIN_EXPECTED_COUNT or vocab[i] in characters}
-    log_total = digamma(sum(kept.values()))
-    return [digamma(kept[i]) - log_total if i in kept else -math.inf for i in range(len(vocab))]
+def mean_log_likelihood(alpha: list[float], word_nodes: list) -> float:
+    """The log-likelihood per word, from `expectation`'s alpha."""
+    return (sum(frequency * math.log(alpha[v]) for v, frequency in word_nodes)
+            / sum(frequency for _, frequency in word_nodes))
 
 
-def prune(vocab: list[str], scores: list[float], lattices: list, characters: Counter, target: int) -> list[float]:
+def maximization(counts: list[float], characters: int) -> list[float]:
+    """M-step: keep pieces expected at least 0.5 times (and all characters, the first
+    `characters` pieces); digamma scores."""
+    kept = [max(count, MIN_EXPECTED_COUNT) if count >= MIN_EXPECTED_COUNT or i < characters else 0.0
+            for i, count in enumerate(counts)]
+    log_total = digamma(sum(kept))
+    return [digamma(count) - log_total if count else -math.inf for count in kept]
+
+
+def prune(vocab: list[str], scores: list[float], tree: PrefixLattice, word_nodes: list, characters: Counter,
+          target: int) -> list[float]:
     """Keep the characters and, of the other pieces, those whose removal would cost the most
     log-likelihood, `target` pieces in all; the others get the score -inf."""
-    uses = [0.0] * len(vocab)  # frequency-weighted uses in the best segmentation of each word
-    for ends, frequency in lattices:
-        for _, _, piece in lattice.viterbi(ends, scores):
-            uses[piece] += frequency
+    best, back = tree.best_edges(scores)
+    uses = tree.frequency_uses(word_nodes, back, len(vocab))  # frequency-weighted uses in the best segmentations
     alive = [i for i, score in enumerate(scores) if score > -math.inf]
-    table = lattice.prefix_table((i, vocab[i]) for i in alive)
-    total, words_total = sum(uses), sum(frequency for _, frequency in lattices)
+    candidates = [i for i in alive if vocab[i] not in characters and uses[i]]
+    alternatives = best_alternatives([vocab[i] for i in candidates], {vocab[i]: i for i in alive}, scores,
+                                     (tree, best, back))
+    total, words_total = sum(uses), sum(frequency for _, frequency in word_nodes)
     kept, losses = [i for i in alive if vocab[i] in characters], []
-    for i in alive:
-        if vocab[i] in characters or not uses[i]:
-            continue
-        ends = lattice.build_lattice(vocab[i], table, -1)
-        ends[-1].remove((0, i))  # the best segmentation of the piece's text without the piece
-        alternative = [piece for _, _, piece in lattice.viterbi(ends, scores)]
-        if sum(scores[p] for p in alternative) > scores[i]:  # the piece is not even the best way to write itself
+    for i, (score, alternative) in zip(candidates, alternatives):
+        if score > scores[i]:  # the piece is not even the best way to write itself
             continue
         # Without the piece its uses go to the alternative's pieces: the total grows by uses * (len - 1).
         log_total_after = math.log(total + uses[i] * (len(alternative) - 1))
@@ -151,6 +211,22 @@ def prune(vocab: list[str], scores: list[float], lattices: list, characters: Cou
     losses.sort()
     kept_set = set(kept + [i for _, _, i in losses[:max(0, target - len(kept))]])
     return [score if i in kept_set else -math.inf for i, score in enumerate(scores)]
+
+
+def best_alternatives(texts: list[str], pieces: dict[str, int], scores: list[float],
+                      words: tuple) -> list[tuple[float, list[int]]]:
+    """For each of `texts` (pieces of `pieces`, none a single character), its best segmentation
+    without the piece itself, and that segmentation's score. A text that begins a word is a node
+    of the words' tree, whose Viterbi pass `words` (tree, best, back) is done; the others get a
+    prefix tree of their own."""
+    words_tree = words[0]
+    own_tree = PrefixLattice([text for text in texts if text not in words_tree.node], pieces)
+    own = (own_tree, *own_tree.best_edges(scores))
+    found = []
+    for text in texts:
+        tree, best, back = words if text in words_tree.node else own
+        found.append(tree.alternative(best, back, scores, tree.node[text]))
+    return found
 
 
 def finalize(vocab: list[str], scores: list[float], characters: Counter, size: int) -> list[tuple[str, float]]:
