@@ -12,7 +12,8 @@ a, b, c, ab and bc::
 - `sample`: one segmentation drawn with probability proportional to exp(theta * score), by
   forward filtering and backward sampling: the subword regularisation of Kudo (2018);
 - `expected_counts`: how often each piece is used, averaged over all segmentations weighted
-  by their probability (forward-backward), the E-step of training.
+  by their probability (forward-backward), the E-step for one word: the reference that
+  `unigram_trie` (which trains on every distinct prefix once) is tested against.
 
 Scores are looked up by piece id, ``scores[id]``, so training can change them without
 rebuilding lattices. A path is a list of ``(start, end, piece id)``.

@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["base", "bert_normalizer", "bpe", "char", "hf_json", "lattice", "pair_counts", "sampling", "unigram",
-           "unigram_train", "word", "wordpiece", "segmentation", "sentencepiece_model", "sentencepiece_normalizer"]
+           "unigram_train", "unigram_trie", "word", "wordpiece", "segmentation", "sentencepiece_model",
+           "sentencepiece_normalizer"]
 
 
 @pytest.mark.parametrize("name", MODULES)
