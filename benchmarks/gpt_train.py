@@ -132,9 +132,9 @@ def measure(args: argparse.Namespace) -> dict:
     compiled = torch.compile(model, backend=args.compile_backend) if args.compile else model
     autocast = torch.bfloat16 if args.dtype == "bf16" else None
     if args.only == "lmlab-auto":  # what `lmlab train` runs by default here (float32 or bf16 autocast)
-        from lmlab.train.acceleration import choose_autocast
+        from lmlab.train.acceleration import choose_autocast, model_width
 
-        autocast, _ = choose_autocast("auto", device)
+        autocast, _ = choose_autocast("auto", device, model_width(model))
     fused = {"auto": uses_fused_adamw(device), "on": True, "off": False}[args.fused_adamw]
     optimizer = torch.optim.AdamW(parameter_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.99), fused=fused)
     parameters = [p for p in model.parameters() if p.requires_grad]

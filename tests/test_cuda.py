@@ -53,7 +53,7 @@ def test_forward_and_backward_on_cuda_equal_the_cpu_in_float32(no_tf32):
 def test_a_bf16_autocast_training_step_runs_and_lowers_the_loss():
     model = tiny_gpt().to(CUDA).train()
     optimizer = adamw(model, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1, device=CUDA)
-    dtype, _ = choose_autocast("bfloat16", CUDA)
+    dtype, _ = choose_autocast("bfloat16", CUDA, 0)
     ids = torch.randint(0, 37, (4, 24), device=CUDA)
     losses = []
     for _ in range(5):  # the same batch five times: the loss must fall

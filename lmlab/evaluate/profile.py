@@ -36,7 +36,7 @@ import torch.nn as nn
 
 from lmlab.evaluate.memory import PeakMemory, tensor_bytes
 from lmlab.generate.sampling import SamplingConfig, generate
-from lmlab.train.acceleration import choose_autocast
+from lmlab.train.acceleration import choose_autocast, model_width
 from lmlab.train.optim import adamw, precision
 
 # Dense bf16 tensor-core peaks from the vendors' datasheets (FLOP/s), matched on the device name.
@@ -118,7 +118,7 @@ def measure_training(model, batch_size: int, block_size: int, steps: int, device
              torch.randint(0, V, (batch_size, block_size), device=device))
     model = copy.deepcopy(model).to(device).train()
     optimizer = adamw(model, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1, device=device)
-    autocast, _ = choose_autocast("auto", device)
+    autocast, _ = choose_autocast("auto", device, model_width(model))
     training_step(model, optimizer, batch, autocast, grad_clip=1.0)  # warm-up: allocator, optimizer state
     times = []
     for _ in range(steps):

@@ -4,10 +4,12 @@
 mantissa, so it has float32's range and needs no loss scaling. Under ``torch.autocast`` the matrix
 products run in bf16 while the weights, the optimizer and reductions such as softmax, LayerNorm
 and the loss stay float32: the step is faster, the model it trains is a float32 model. ``auto``
-picks it where the hardware computes bf16 natively: CUDA devices that support it, and CPUs with
-AVX512-BF16 or AMX instructions (without them bf16 is emulated and slower than float32). On this
-project's 2-core AVX512-BF16 machine a GPT training step of the `cpu` preset's shape took 0.65-0.75x
-the float32 time, and 0.52x at width 384 (`benchmarks/gpt_train.py --dtype bf16`).
+picks it where it pays: on CUDA devices that compute bf16, and on CPUs with AVX512-BF16 or AMX
+instructions (without them bf16 is emulated and slower than float32) for models at least
+`MIN_CPU_BF16_WIDTH` wide. Measured on this project's 2-core AVX512-BF16 machine, one thread, a GPT
+training step (`benchmarks/gpt_train.py --sides lmlab lmlab-auto`): bf16 0.99x float32's speed at
+width 128 (the `cpu` preset: its matrices are too small for the bf16 kernels to win), 1.24x at
+192, 1.60x at 256 and 2.05x at 384 (6 layers, 256 tokens).
 
 **torch.compile** (``compile=auto``). Compiling traces the model into one graph and generates fused
 kernels for it: fewer passes over memory and no Python per operation. It costs a compilation
@@ -23,19 +25,28 @@ If compilation fails, training goes on eagerly. Either way the log says what was
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
 
 from lmlab.nn.quantize import cpu_computes_bf16
 
+MIN_CPU_BF16_WIDTH = 192  # a training step's bf16 / fp32 speed on one core: 0.99x at 128, 1.24x at 192, 1.6x at 256
 EXPECTED_COMPILE_SECONDS = {"cpu": 120.0, "cuda": 60.0}  # measured orders of magnitude, small GPTs
 PAYBACK = 10  # compile only when the eager time left is >= 10x the expected compilation
 PROBE_STEPS = 5  # eager steps timed before the decision (after one warm-up step)
 
 
-def choose_autocast(setting: str, device: torch.device) -> tuple[torch.dtype | None, str]:
-    """The autocast dtype for ``dtype`` = auto | float32 | bfloat16 (None: no autocast), and why."""
+def model_width(model: torch.nn.Module) -> int:
+    """The most common input size of the model's Linear layers: n_embd for a Transformer."""
+    sizes = Counter(m.in_features for m in model.modules() if isinstance(m, torch.nn.Linear))
+    return sizes.most_common(1)[0][0] if sizes else 0
+
+
+def choose_autocast(setting: str, device: torch.device, width: int) -> tuple[torch.dtype | None, str]:
+    """The autocast dtype for ``dtype`` = auto | float32 | bfloat16 (None: no autocast), and why.
+    `width` is the model's (`model_width`): on a CPU, bf16 pays only from MIN_CPU_BF16_WIDTH."""
     if setting == "float32":
         return None, "float32 (as set)"
     if setting == "bfloat16":
@@ -44,9 +55,12 @@ def choose_autocast(setting: str, device: torch.device) -> tuple[torch.dtype | N
         if torch.cuda.is_bf16_supported():
             return torch.bfloat16, "bf16 autocast (auto: this GPU computes bf16)"
         return None, "float32 (auto: this GPU has no bf16)"
-    if device.type == "cpu" and cpu_computes_bf16():
-        return torch.bfloat16, "bf16 autocast (auto: this CPU has AVX512-BF16/AMX)"
-    return None, f"float32 (auto: no native bf16 on this {device.type})"
+    if device.type != "cpu" or not cpu_computes_bf16():
+        return None, f"float32 (auto: no native bf16 on this {device.type})"
+    if width < MIN_CPU_BF16_WIDTH:
+        return None, (f"float32 (auto: width {width} < {MIN_CPU_BF16_WIDTH}, where bf16 stops paying on a CPU; "
+                      f"--set dtype=bfloat16 forces it)")
+    return torch.bfloat16, f"bf16 autocast (auto: this CPU has AVX512-BF16/AMX and the model is {width} wide)"
 
 
 def compiler_available(device: torch.device) -> bool:

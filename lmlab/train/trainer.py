@@ -36,7 +36,7 @@ from lmlab.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, SEED, C
 from lmlab.errors import UserError
 from lmlab.train import distributed
 from lmlab.train.checkpoint import RunFolder
-from lmlab.train.acceleration import AutoCompile, batch_shapes, choose_autocast
+from lmlab.train.acceleration import AutoCompile, batch_shapes, choose_autocast, model_width
 from lmlab.train.optim import adamw, precision
 from lmlab.train.schedules import SCHEDULES
 from lmlab.train.tensorboard import TensorBoardLog, check_available
@@ -65,8 +65,8 @@ class TrainConfig(Config):
     checkpoint_every: Annotated[int, NON_NEGATIVE] = 500  # steps between checkpoints; 0 = only at the end
     log_every: Annotated[int, AT_LEAST_ONE] = 10  # steps between metrics.jsonl records
     seed: Annotated[int, SEED] = 1337
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast where the device computes
-    # bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX), float32 elsewhere (lmlab.train.acceleration)
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast where it pays (CUDA with bf16;
+    # CPUs with AVX512-BF16 or AMX, for models 192 or more wide), float32 elsewhere (lmlab.train.acceleration)
     compile: Literal["auto", "on", "off"] = "auto"  # torch.compile the model; auto: only when a probe of the
     # first steps says the run is long enough to repay the compilation, kept only if the steps get faster
     on_nan: Literal["stop", "skip"] = "stop"  # a non-finite loss or gradient: stop (the last checkpoint
@@ -141,7 +141,7 @@ class Trainer:
         device = self.context.device
         self.model = model.to(device)
         self.optimizer = adamw(self.model, config.lr, (config.beta1, config.beta2), config.weight_decay, device)
-        self.autocast, self.precision_choice = choose_autocast(config.dtype, device)
+        self.autocast, self.precision_choice = choose_autocast(config.dtype, device, model_width(model))
         self.step = 0  # optimizer steps done
         self.tokens_seen = 0
         self.best_val_loss = math.inf

@@ -20,14 +20,21 @@ CPU = torch.device("cpu")
 NO_DROPOUT = dataclasses.replace(MODEL, dropout=0.0)
 
 
-def test_auto_takes_bf16_exactly_where_the_cpu_computes_it(monkeypatch):
+def test_auto_takes_bf16_where_the_cpu_computes_it_and_the_model_is_wide_enough(monkeypatch):
+    wide, narrow = acceleration.MIN_CPU_BF16_WIDTH, acceleration.MIN_CPU_BF16_WIDTH - 1
     monkeypatch.setattr(acceleration, "cpu_computes_bf16", lambda: True)
-    assert choose_autocast("auto", CPU)[0] is torch.bfloat16
+    assert choose_autocast("auto", CPU, wide)[0] is torch.bfloat16
+    dtype, reason = choose_autocast("auto", CPU, narrow)
+    assert dtype is None and f"width {narrow}" in reason
     monkeypatch.setattr(acceleration, "cpu_computes_bf16", lambda: False)
-    dtype, reason = choose_autocast("auto", CPU)
+    dtype, reason = choose_autocast("auto", CPU, wide)
     assert dtype is None and "no native bf16" in reason
-    assert choose_autocast("bfloat16", CPU)[0] is torch.bfloat16  # as set, whatever the CPU
-    assert choose_autocast("float32", CPU)[0] is None
+    assert choose_autocast("bfloat16", CPU, narrow)[0] is torch.bfloat16  # as set, whatever the CPU and width
+    assert choose_autocast("float32", CPU, wide)[0] is None
+
+
+def test_the_width_of_a_gpt_is_its_n_embd():
+    assert acceleration.model_width(GPT(MODEL)) == MODEL.n_embd  # qkv, proj, up and the head read n_embd
 
 
 def test_compile_plan_needs_a_long_run_fixed_shapes_and_a_compiler(monkeypatch):
