@@ -8,7 +8,8 @@
     word2vec        lmlab word2vec train       WordVectors                        (its vocabulary)
 
 A language-model run written by `lmlab quantize` says so in config.json (``"quantized": {"dtype":
-"int8" | "bf16", ...}``): its weights are loaded as bf16, or as int8 dequantized to float32.
+"int8" | "bf16", ...}``): its weights are loaded as bf16, or as int8
+(`lmlab.nn.quantize.use_int8_kernels`).
 
 Every command that takes a RUN opens it here and names the kinds it accepts, so a run of another
 kind is refused with one line that says what it is and what the command needs. Runs written

@@ -103,8 +103,8 @@ class DistillOptions(TrainingOptions):
 class QuantizeOptions:
     """Write a GPT run's weights in less space, as a new run: bf16 (every weight rounded to bfloat16,
     half the file) or int8 (weight-only: every matrix as int8 with one float32 scale per row, about a
-    quarter). `sample`, `eval` and `profile` open the new run; int8 weights are dequantized to float32
-    when it is loaded, bf16 ones compute in bf16."""
+    quarter). `sample`, `eval` and `profile` open the new run; int8 weights compute with torch's int8
+    kernel where the CPU has native bf16 (else dequantized to float32), bf16 ones compute in bf16."""
 
     run: str = field(metadata=positional())  # GPT run folder (`lmlab train`, `lmlab distill`)
     dtype: Literal["int8", "bf16"] = "int8"  # how the weights are stored

@@ -5,11 +5,11 @@
 OUT holds RUN's config.json plus ``"quantized": {"dtype", "scheme", "source", "step"}``, its
 tokenizer.json and validation ids (so `lmlab eval OUT` scores the same tokens), and a
 model.safetensors of bf16 tensors, or of int8 matrices with their float32 row scales.
-`lmlab.runs.load_run` opens it: bf16 weights as a model that computes in bf16, int8 weights
-dequantized to float32 on load. So int8 here shrinks the file (and what is read from disk or sent
-over a network) by about 4x, not the arithmetic: the loaded model is the float32 model with
-rounded weights, and decodes at float32's speed. A run that is already quantized is refused: its
-weights have lost what the original had.
+`lmlab.runs.load_run` opens it: bf16 weights as a model that computes in bf16; int8 weights kept
+int8 in the Linear layers that torch's weight-only int8 kernel can run (`lmlab.nn.quantize.
+use_int8_kernels`: native bf16 on the CPU, input sizes multiples of 16), dequantized to float32
+elsewhere. So int8 shrinks the file by about 4x and, where the kernel runs, the bytes a decoding
+step reads. A run that is already quantized is refused: its weights have lost what the original had.
 """
 
 from __future__ import annotations
