@@ -12,7 +12,7 @@ measurements on Shakespeare characters:
    the validation loss (plain cross-entropy, as for every run) and the wall time, which for a
    distilled student includes the teacher's forward pass at every step.
 2. **Compression.** The teacher's weights as `lmlab quantize` writes them, bf16 and int8
-   (weight-only, one scale per row, dequantized to float32 on load): file size, validation loss
+   (weight-only, one scale per row, computed with the int8 kernel where the CPU has one): file size, validation loss
    over the same tokens, how often the greedy next token agrees with float32's (every validation
    position, teacher-forced), how long a greedy generation stays identical, and greedy decoding
    speed at batch 1 (`lmlab.evaluate.profile.measure_generation`, the best of a few runs).
