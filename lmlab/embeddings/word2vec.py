@@ -55,6 +55,8 @@ import torch.nn.functional as F
 from lmlab.config import AT_LEAST_ONE, Config, NON_NEGATIVE, POSITIVE, SEED
 from lmlab.embeddings.huffman import padded_paths
 from lmlab.embeddings.vocab import Vocabulary
+from lmlab.embeddings.word2vec_examples import (cbow_examples, chunk_to_ids, context_matrix, skipgram_examples,
+                                                subsample, window_offsets)
 from lmlab.errors import UserError
 
 LOSS_EVERY = 8  # measure the (reported) loss on one batch in 8: it costs as much as a tenth of a step
@@ -97,59 +99,6 @@ class Word2VecConfig(Config):
                             f"min_alpha={self.min_alpha}")
 
 
-# --- examples: text -> arrays of (input, target), vectorised over a chunk -------------------
-def chunk_to_ids(sentences: list[list[str]], vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, int]:
-    """(ids, sentence_of_each_id, words_read): in-vocabulary ids of a chunk, flattened."""
-    index = vocab.index
-    ids = np.array([index.get(w, -1) for sentence in sentences for w in sentence], dtype=np.int64)
-    sentence_ids = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
-    known = ids >= 0
-    return ids[known], sentence_ids[known], int(known.sum())
-
-
-def subsample(ids: np.ndarray, sentence_ids: np.ndarray, keep: np.ndarray, rng: np.random.Generator):
-    """Drop each occurrence of word w with probability 1 - keep[w]."""
-    kept = rng.random(len(ids)) < keep[ids]
-    return ids[kept], sentence_ids[kept]
-
-
-def window_offsets(window: int) -> list[int]:
-    return [d for d in range(-window, window + 1) if d != 0]
-
-
-def context_matrix(ids: np.ndarray, sentence_ids: np.ndarray, window: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 2W) ids of each position's context words, -1 where there is none.
-
-    Column k holds the word at offset ``window_offsets(W)[k]``; it counts only when the offset
-    is within this centre word's sampled window b ~ Uniform{1..W} and inside the same sentence.
-    """
-    n = len(ids)
-    reduced = rng.integers(1, window + 1, size=n)  # b for every centre word
-    contexts = np.full((n, 2 * window), -1, dtype=np.int64)
-    for k, d in enumerate(window_offsets(window)):
-        if abs(d) >= n:
-            continue
-        centre = np.arange(max(0, -d), min(n, n - d))  # positions whose neighbour at d exists
-        other = centre + d
-        ok = (reduced[centre] >= abs(d)) & (sentence_ids[centre] == sentence_ids[other])
-        contexts[centre[ok], k] = ids[other[ok]]
-    return contexts
-
-
-def skipgram_examples(ids, contexts) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets): one (centre, context word) pair per filled cell of the context matrix."""
-    rows, cols = np.nonzero(contexts >= 0)
-    return ids[rows], contexts[rows, cols]
-
-
-def cbow_examples(ids, contexts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(context_ids, bag_lengths, targets): each centre word with at least one context word."""
-    filled = contexts >= 0
-    lengths = filled.sum(1)
-    has = lengths > 0
-    return contexts[has][filled[has]], lengths[has], ids[has]
-
-
 # --- the model ------------------------------------------------------------------------------
 class Word2Vec:
     """The two V x D matrices and the SGD updates of negative sampling.
@@ -190,6 +139,8 @@ class Word2Vec:
         # feedback; with a tiny vocabulary (every word many times per batch) that diverges, so a
         # batch holds at most 4 examples per vocabulary word.
         self.batch_size = min(config.batch_size or (16384 if self.device.type == "cuda" else 512), max(16, 4 * V))
+        K = config.negative
+        self.labels = torch.cat([torch.ones(self.batch_size, 1), torch.zeros(self.batch_size, K)], 1).to(self.device)
 
     # --- one update ---------------------------------------------------------------------
     def _negative_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator,
@@ -201,12 +152,11 @@ class Word2Vec:
         noise = self.noise.index_select(0, slots.view(-1)).view(B, K).long()  # (B, K)
         words = torch.cat([targets[:, None], noise], dim=1).view(-1)  # (B*(K+1),): the target, then the noise
         out = self.output.index_select(0, words).view(B, K + 1, D)  # (B, K+1, D)
-        scores = (out * h[:, None, :]).sum(2)  # (B, K+1)
-        g = torch.sigmoid(scores).neg_()  # (B, K+1): label - sigmoid(s), label 0 for the noise...
-        g[:, 0] += 1.0  # ...and 1 for the target
-        g[:, 1:] *= noise != targets[:, None]  # a noise word equal to the target is skipped
+        scores = torch.bmm(out, h[:, :, None]).view(B, K + 1)  # (B, K+1): s_k = output[w_k] . h
+        g = self.labels[:B] - torch.sigmoid(scores)  # (B, K+1): label - sigmoid(s), label 1 for the target
+        g[:, 1:].masked_fill_(noise == targets[:, None], 0.0)  # a noise word equal to the target is skipped
         g *= alpha
-        grad_h = torch.bmm(g[:, None, :], out).squeeze(1)  # (B, D), from the output vectors before update
+        grad_h = torch.bmm(g[:, None, :], out).view(B, D)  # (B, D), from the output vectors before update
         self.output.index_add_(0, words, (g[:, :, None] * h[:, None, :]).view(-1, D))
         if not with_loss:
             return grad_h, None
@@ -215,13 +165,13 @@ class Word2Vec:
     def _tree_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float, with_loss: bool = True):
         """Hierarchical-softmax SGD: one logistic regression per inner node on each target's path."""
         B, D = h.shape
-        points = self.points[targets]  # (B, L) inner nodes, root first (padding: node 0, masked)
-        codes, mask = self.codes[targets], self.path_mask[targets]  # (B, L) each
+        points = self.points.index_select(0, targets)  # (B, L) inner nodes, root first (padding: node 0, masked)
+        codes, mask = self.codes.index_select(0, targets), self.path_mask.index_select(0, targets)  # (B, L) each
         L = points.shape[1]
         nodes = self.tree.index_select(0, points.view(-1)).view(B, L, D)  # (B, L, D)
-        scores = (nodes * h[:, None, :]).sum(2)  # (B, L)
+        scores = torch.bmm(nodes, h[:, :, None]).view(B, L)  # (B, L)
         g = (1.0 - codes - torch.sigmoid(scores)) * mask * alpha  # label = 1 - code bit (word2vec.c)
-        grad_h = torch.bmm(g[:, None, :], nodes).squeeze(1)  # (B, D)
+        grad_h = torch.bmm(g[:, None, :], nodes).view(B, D)  # (B, D)
         self.tree.index_add_(0, points.view(-1), (g[:, :, None] * h[:, None, :]).view(-1, D))
         if not with_loss:
             return grad_h, None
@@ -229,15 +179,13 @@ class Word2Vec:
 
     def _objective_step(self, h, targets, alpha, generator, with_loss):
         """Negative sampling, hierarchical softmax, or both (their errors add, as in word2vec.c)."""
-        grad_h, loss = torch.zeros_like(h), None
-        for enabled, step in ((self.config.hs, lambda: self._tree_step(h, targets, alpha, with_loss)),
-                              (self.config.negative > 0,
-                               lambda: self._negative_step(h, targets, alpha, generator, with_loss))):
-            if enabled:
-                grad, part = step()
-                grad_h += grad
-                loss = part if loss is None else (loss + part if part is not None else loss)
-        return grad_h, loss
+        parts = []
+        if self.config.hs:
+            parts.append(self._tree_step(h, targets, alpha, with_loss))
+        if self.config.negative > 0:
+            parts.append(self._negative_step(h, targets, alpha, generator, with_loss))
+        grad_h = parts[0][0] if len(parts) == 1 else parts[0][0] + parts[1][0]
+        return grad_h, (sum(loss for _, loss in parts) if with_loss else None)
 
     def _skipgram_step(self, inputs: torch.Tensor, targets: torch.Tensor, alpha: float, generator,
                        with_loss: bool = True):
@@ -246,14 +194,13 @@ class Word2Vec:
         self.input.index_add_(0, inputs, grad_h)
         return loss
 
-    def _cbow_step(self, context_ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, alpha: float,
-                   generator, with_loss: bool = True):
-        offsets = torch.cumsum(lengths, 0) - lengths  # start of each bag in context_ids
+    def _cbow_step(self, context_ids: torch.Tensor, offsets: torch.Tensor, owner: torch.Tensor,
+                   targets: torch.Tensor, alpha: float, generator, with_loss: bool = True):
+        """``offsets`` (B,): start of each bag in ``context_ids``; ``owner``: the bag of each context word."""
         mode = "mean" if self.config.cbow_mean else "sum"
         h = F.embedding_bag(context_ids, self.input, offsets, mode=mode)  # (B, D)
         grad_h, loss = self._objective_step(h, targets, alpha, generator, with_loss)
-        owner = torch.repeat_interleave(torch.arange(len(lengths), device=self.device), lengths)
-        self.input.index_add_(0, context_ids, grad_h[owner])  # every context word gets the error
+        self.input.index_add_(0, context_ids, grad_h.index_select(0, owner))  # every context word gets the error
         return loss
 
     # --- training -----------------------------------------------------------------------
@@ -334,11 +281,13 @@ class Word2Vec:
         else:
             context_ids, lengths, targets = cbow_examples(ids, contexts)
             bag_starts = np.concatenate([[0], np.cumsum(lengths)])
-            context_ids, lengths, targets = to(context_ids), to(lengths), to(targets)
+            owners = np.repeat(np.arange(len(lengths)), lengths)  # the bag of each context word
+            context_ids, offsets, owners, targets = to(context_ids), to(bag_starts), to(owners), to(targets)
 
             def step(start, end, alpha, generator, with_loss):
-                bags = context_ids[bag_starts[start]:bag_starts[end]]
-                return self._cbow_step(bags, lengths[start:end], targets[start:end], alpha, generator, with_loss)
+                first, last = bag_starts[start], bag_starts[end]
+                return self._cbow_step(context_ids[first:last], offsets[start:end] - first, owners[first:last] - start,
+                                       targets[start:end], alpha, generator, with_loss)
         total = len(targets)
         starts = list(range(0, total, self.batch_size))
         if max_steps:
