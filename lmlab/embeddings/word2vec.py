@@ -43,10 +43,12 @@ never has to fit in memory as tensors.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated, Callable, Iterable, Literal, Optional
+from typing import Annotated, Callable, Iterable, Iterator, Literal, Optional
 
 import numpy as np
 import torch
@@ -130,9 +132,8 @@ class Word2Vec:
             self.tree = torch.zeros(V - 1, D, device=self.device)  # (V-1, D) inner-node vectors (syn1)
         self.keep = vocab.keep_probabilities(config.sample)  # (V,) numpy
         self.noise = torch.from_numpy(vocab.noise_table(config.ns_exponent)).to(self.device)  # (table,)
-        self.rng = np.random.default_rng(config.seed)
         self.workers = config.workers if self.device.type == "cpu" else 1
-        self.generators = [torch.Generator(device=self.device).manual_seed(config.seed + w) for w in range(self.workers)]
+        self.lock = threading.Lock()  # guards the counters below, shared by the worker threads
         self.words_done = 0  # in-vocabulary words read so far (before subsampling), all epochs
         self.steps = 0
         # Summed updates of one row within a batch act like that many SGD steps taken without
@@ -226,98 +227,112 @@ class Word2Vec:
 
         On a CPU, PyTorch's intra-op threads are set to 1 while training: batches of a few hundred
         examples gain little from them and lose a lot when the cores are busy. Parallelism comes
-        from ``config.workers`` threads instead, each applying its own batches to the shared
-        matrices without locks (Hogwild, as word2vec.c and gensim do); PyTorch releases the GIL
-        inside every operation.
+        from ``config.workers`` threads instead, as in word2vec.c and gensim: each takes whole
+        chunks, makes their examples and applies them to the shared matrices without locks
+        (Hogwild); numpy and PyTorch release the GIL inside their operations. This thread only
+        reads the text and looks the words up, up to two chunks per worker ahead.
         """
-        c = self.config
-        started, examples, loss_count = time.perf_counter(), 0, 0
-        torch_loss = torch.zeros((), device=self.device)
+        started, totals = time.perf_counter(), {"examples": 0, "loss": 0.0, "measured": 0}
         intra_op = torch.get_num_threads()
         if self.device.type == "cpu":
             torch.set_num_threads(1)
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        pending: deque = deque()  # futures of the chunks being trained, oldest first
+        words_queued = self.words_done
         try:
-            for epoch in range(c.epochs):
-                stream = sentences() if callable(sentences) else sentences
-                chunk: list[list[str]] = []
-                size = 0
-                for sentence in stream:
-                    chunk.append(sentence)
-                    size += len(sentence)
-                    if size >= c.chunk_words:
-                        n, loss, count = self._train_chunk(chunk, max_steps, progress, pool)
-                        examples, torch_loss, loss_count = examples + n, torch_loss + loss, loss_count + count
-                        chunk, size = [], 0
-                        if max_steps and self.steps >= max_steps:
-                            break
-                else:
-                    if chunk:
-                        n, loss, count = self._train_chunk(chunk, max_steps, progress, pool)
-                        examples, torch_loss, loss_count = examples + n, torch_loss + loss, loss_count + count
+            for index, chunk in enumerate(self._chunks(sentences)):
                 if max_steps and self.steps >= max_steps:
                     break
+                ids, sentence_ids, read = chunk_to_ids(chunk, self.vocab)
+                job = (index, ids, sentence_ids, read, words_queued, max_steps)
+                words_queued += read
+                if pool is None:
+                    self._count(totals, self._train_chunk(*job), progress)
+                    continue
+                pending.append(pool.submit(self._train_chunk, *job))
+                if len(pending) >= 2 * self.workers:
+                    self._count(totals, pending.popleft().result(), progress)
+            while pending:
+                self._count(totals, pending.popleft().result(), progress)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             torch.set_num_threads(intra_op)
         seconds = time.perf_counter() - started
-        return {"words": self.words_done, "examples": examples, "steps": self.steps, "seconds": seconds,
+        return {"words": self.words_done, "examples": totals["examples"], "steps": self.steps, "seconds": seconds,
                 "words_per_second": self.words_done / max(seconds, 1e-9),
-                "loss": float(torch_loss) / max(1, loss_count)}
+                "loss": totals["loss"] / max(1, totals["measured"])}
 
-    def _train_chunk(self, chunk, max_steps, progress, pool=None):
-        """Turn a chunk of sentences into examples and apply them batch by batch."""
-        c = self.config
-        ids, sentence_ids, read = chunk_to_ids(chunk, self.vocab)
-        ids, sentence_ids = subsample(ids, sentence_ids, self.keep, self.rng)
-        contexts = context_matrix(ids, sentence_ids, c.window, self.rng)
+    def _chunks(self, sentences) -> Iterator[list[list[str]]]:
+        """The corpus, all epochs, as lists of sentences of at least ``chunk_words`` words (bar the last)."""
+        for _ in range(self.config.epochs):
+            chunk, size = [], 0
+            for sentence in sentences() if callable(sentences) else sentences:
+                chunk.append(sentence)
+                size += len(sentence)
+                if size >= self.config.chunk_words:
+                    yield chunk
+                    chunk, size = [], 0
+            if chunk:
+                yield chunk
+
+    @staticmethod
+    def _count(totals: dict, result: tuple, progress) -> None:
+        examples, loss, measured, read = result
+        totals["examples"] += examples
+        totals["loss"] += float(loss)
+        totals["measured"] += measured
+        if progress is not None:
+            progress(read)
+
+    def _batch_step(self, ids: np.ndarray, sentence_ids: np.ndarray, rng: np.random.Generator):
+        """(number of examples, step(start, end, alpha, generator, with_loss)) for one chunk's ids."""
+        ids, sentence_ids = subsample(ids, sentence_ids, self.keep, rng)
+        contexts = context_matrix(ids, sentence_ids, self.config.window, rng)
         to = lambda array: torch.from_numpy(array).to(self.device, non_blocking=True)  # noqa: E731
-        if c.arch == "skipgram":
+        if self.config.arch == "skipgram":
             inputs, targets = (to(a) for a in skipgram_examples(ids, contexts))
 
             def step(start, end, alpha, generator, with_loss):
                 return self._skipgram_step(inputs[start:end], targets[start:end], alpha, generator, with_loss)
-        else:
-            context_ids, lengths, targets = cbow_examples(ids, contexts)
-            bag_starts = np.concatenate([[0], np.cumsum(lengths)])
-            owners = np.repeat(np.arange(len(lengths)), lengths)  # the bag of each context word
-            context_ids, offsets, owners, targets = to(context_ids), to(bag_starts), to(owners), to(targets)
+            return len(targets), step
+        context_ids, lengths, targets = cbow_examples(ids, contexts)
+        bag_starts = np.concatenate([[0], np.cumsum(lengths)])
+        owners = np.repeat(np.arange(len(lengths)), lengths)  # the bag of each context word
+        context_ids, offsets, owners, targets = to(context_ids), to(bag_starts), to(owners), to(targets)
 
-            def step(start, end, alpha, generator, with_loss):
-                first, last = bag_starts[start], bag_starts[end]
-                return self._cbow_step(context_ids[first:last], offsets[start:end] - first, owners[first:last] - start,
-                                       targets[start:end], alpha, generator, with_loss)
-        total = len(targets)
-        starts = list(range(0, total, self.batch_size))
-        if max_steps:
-            starts = starts[:max(0, max_steps - self.steps)]
-        # the learning rate moves within the chunk in proportion to the examples done
-        alphas = [self.learning_rate(max_steps, self.words_done + int(read * start / max(1, total)), self.steps + j)
-                  for j, start in enumerate(starts)]
+        def step(start, end, alpha, generator, with_loss):
+            first, last = bag_starts[start], bag_starts[end]
+            return self._cbow_step(context_ids[first:last], offsets[start:end] - first, owners[first:last] - start,
+                                   targets[start:end], alpha, generator, with_loss)
+        return len(targets), step
 
-        def run(batches, generator):  # the loss is measured on every LOSS_EVERY-th batch only
-            loss, measured = torch.zeros((), device=self.device), 0
-            for j in batches:
-                end = min(starts[j] + self.batch_size, total)
-                batch_loss = step(starts[j], end, alphas[j], generator, j % LOSS_EVERY == 0)
-                if batch_loss is not None:
-                    loss, measured = loss + batch_loss, measured + end - starts[j]
-            return loss, measured
+    def _train_chunk(self, index, ids, sentence_ids, read, words_before, max_steps):
+        """Make chunk ``index``'s examples and apply them batch by batch: (examples, loss, measured, read).
 
-        if pool is None:
-            loss, measured = run(range(len(starts)), self.generators[0])
-        else:  # worker w takes batches w, w + workers, ...: all move through the schedule together
-            futures = [pool.submit(run, range(w, len(starts), self.workers), self.generators[w])
-                       for w in range(self.workers)]
-            results = [future.result() for future in futures]
-            loss, measured = sum(r[0] for r in results), sum(r[1] for r in results)
-        done = min(total, len(starts) * self.batch_size)
-        self.steps += len(starts)
-        self.words_done += read
-        if progress is not None:
-            progress(read)
-        return done, loss, measured
+        Its random numbers come from its own generators, seeded by (seed, index), so a run is the
+        same whichever thread takes which chunk (bar the races of lock-free updates). The learning
+        rate moves through the chunk from ``words_before`` in proportion to the examples done.
+        """
+        rng = np.random.default_rng([self.config.seed, index])
+        generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2 ** 62)))
+        total, step = self._batch_step(ids, sentence_ids, rng)
+        with self.lock:  # reserve this chunk's share of the steps
+            first = self.steps
+            batches = -(-total // self.batch_size)
+            if max_steps:
+                batches = min(batches, max(0, max_steps - first))
+            self.steps += batches
+        loss, measured = torch.zeros((), device=self.device), 0
+        for j in range(batches):  # the loss is measured on every LOSS_EVERY-th batch only
+            start, end = j * self.batch_size, min((j + 1) * self.batch_size, total)
+            alpha = self.learning_rate(max_steps, words_before + int(read * start / max(1, total)), first + j)
+            batch_loss = step(start, end, alpha, generator, (first + j) % LOSS_EVERY == 0)
+            if batch_loss is not None:
+                loss, measured = loss + batch_loss, measured + end - start
+        with self.lock:
+            self.words_done += read
+        return min(total, batches * self.batch_size), loss, measured, read
 
     # --- results ------------------------------------------------------------------------
     def word_vectors(self):
