@@ -144,33 +144,41 @@ class Word2Vec:
         self.labels = torch.cat([torch.ones(self.batch_size, 1), torch.zeros(self.batch_size, K)], 1).to(self.device)
 
     # --- one update ---------------------------------------------------------------------
-    def _negative_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator,
+    def _negative_step(self, h: torch.Tensor, words: torch.Tensor, keep: torch.Tensor, alpha: float,
                        with_loss: bool = True):
-        """Negative-sampling SGD for B examples; returns (grad for h (B, D), loss sum or None)."""
-        B, K = len(targets), self.config.negative
-        D = h.shape[1]
-        slots = torch.randint(len(self.noise), (B, K), device=self.device, generator=generator)
-        noise = self.noise.index_select(0, slots.view(-1)).view(B, K).long()  # (B, K)
-        words = torch.cat([targets[:, None], noise], dim=1).view(-1)  # (B*(K+1),): the target, then the noise
-        out = self.output.index_select(0, words).view(B, K + 1, D)  # (B, K+1, D)
-        scores = torch.bmm(out, h[:, :, None]).view(B, K + 1)  # (B, K+1): s_k = output[w_k] . h
-        g = self.labels[:B] - torch.sigmoid(scores)  # (B, K+1): label - sigmoid(s), label 1 for the target
-        g[:, 1:].masked_fill_(noise == targets[:, None], 0.0)  # a noise word equal to the target is skipped
-        g *= alpha
+        """Negative-sampling SGD for B examples; returns (grad for h (B, D), loss sum or None).
+
+        ``words`` (B, K+1): each example's target, then its K noise words; ``keep`` (B, K+1): 0 for
+        a noise word equal to the target (word2vec.c skips it), else 1 (see `_noise_words`).
+        """
+        (B, K1), D = words.shape, h.shape[1]
+        out = self.output.index_select(0, words.view(-1)).view(B, K1, D)  # (B, K+1, D)
+        scores = torch.bmm(h[:, None, :], out.transpose(1, 2)).view(B, K1)  # (B, K+1): s_k = output[w_k] . h
+        g = (self.labels[:B] - torch.sigmoid(scores)).mul_(keep).mul_(alpha)  # (B, K+1): alpha (label - sigmoid(s))
         grad_h = torch.bmm(g[:, None, :], out).view(B, D)  # (B, D), from the output vectors before update
-        self.output.index_add_(0, words, (g[:, :, None] * h[:, None, :]).view(-1, D))
+        self.output.index_add_(0, words.view(-1), (g[:, :, None] * h[:, None, :]).view(-1, D))
         if not with_loss:
             return grad_h, None
         return grad_h, -(F.logsigmoid(scores[:, 0]).sum() + F.logsigmoid(-scores[:, 1:]).sum())
 
+    def _noise_words(self, targets: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(words, keep) of `_negative_step` for all n examples of a chunk: K noise words each from unigram^0.75."""
+        n, K = len(targets), self.config.negative
+        slots = torch.randint(len(self.noise), (n, K), device=self.device, generator=generator)
+        words = torch.cat([targets[:, None], self.noise[slots].long()], dim=1)  # (n, K+1)
+        keep = (words != targets[:, None]).float()  # (n, K+1)
+        keep[:, 0] = 1.0
+        return words, keep
+
     def _tree_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float, with_loss: bool = True):
         """Hierarchical-softmax SGD: one logistic regression per inner node on each target's path."""
         B, D = h.shape
+        targets = targets.contiguous()  # (B,)
         points = self.points.index_select(0, targets)  # (B, L) inner nodes, root first (padding: node 0, masked)
         codes, mask = self.codes.index_select(0, targets), self.path_mask.index_select(0, targets)  # (B, L) each
         L = points.shape[1]
         nodes = self.tree.index_select(0, points.view(-1)).view(B, L, D)  # (B, L, D)
-        scores = torch.bmm(nodes, h[:, :, None]).view(B, L)  # (B, L)
+        scores = torch.bmm(h[:, None, :], nodes.transpose(1, 2)).view(B, L)  # (B, L)
         g = (1.0 - codes - torch.sigmoid(scores)) * mask * alpha  # label = 1 - code bit (word2vec.c)
         grad_h = torch.bmm(g[:, None, :], nodes).view(B, D)  # (B, D)
         self.tree.index_add_(0, points.view(-1), (g[:, :, None] * h[:, None, :]).view(-1, D))
@@ -178,29 +186,31 @@ class Word2Vec:
             return grad_h, None
         return grad_h, -(F.logsigmoid((1.0 - 2.0 * codes) * scores) * mask).sum()
 
-    def _objective_step(self, h, targets, alpha, generator, with_loss):
+    def _objective_step(self, h, words, keep, alpha, with_loss):
         """Negative sampling, hierarchical softmax, or both (their errors add, as in word2vec.c)."""
         parts = []
         if self.config.hs:
-            parts.append(self._tree_step(h, targets, alpha, with_loss))
+            parts.append(self._tree_step(h, words[:, 0], alpha, with_loss))
         if self.config.negative > 0:
-            parts.append(self._negative_step(h, targets, alpha, generator, with_loss))
+            parts.append(self._negative_step(h, words, keep, alpha, with_loss))
         grad_h = parts[0][0] if len(parts) == 1 else parts[0][0] + parts[1][0]
         return grad_h, (sum(loss for _, loss in parts) if with_loss else None)
 
-    def _skipgram_step(self, inputs: torch.Tensor, targets: torch.Tensor, alpha: float, generator,
+    def _skipgram_step(self, inputs: torch.Tensor, words: torch.Tensor, keep: Optional[torch.Tensor], alpha: float,
                        with_loss: bool = True):
+        """One update from B (centre word, context word) pairs; ``words[:, 0]`` are the context words."""
         h = self.input.index_select(0, inputs)  # (B, D)
-        grad_h, loss = self._objective_step(h, targets, alpha, generator, with_loss)
+        grad_h, loss = self._objective_step(h, words, keep, alpha, with_loss)
         self.input.index_add_(0, inputs, grad_h)
         return loss
 
-    def _cbow_step(self, context_ids: torch.Tensor, offsets: torch.Tensor, owner: torch.Tensor,
-                   targets: torch.Tensor, alpha: float, generator, with_loss: bool = True):
-        """``offsets`` (B,): start of each bag in ``context_ids``; ``owner``: the bag of each context word."""
+    def _cbow_step(self, context_ids: torch.Tensor, offsets: torch.Tensor, owner: torch.Tensor, words: torch.Tensor,
+                   keep: Optional[torch.Tensor], alpha: float, with_loss: bool = True):
+        """One update from B bags; ``offsets`` (B,): start of each bag in ``context_ids``; ``owner``: the bag
+        of each context word; ``words[:, 0]``: the centre words."""
         mode = "mean" if self.config.cbow_mean else "sum"
         h = F.embedding_bag(context_ids, self.input, offsets, mode=mode)  # (B, D)
-        grad_h, loss = self._objective_step(h, targets, alpha, generator, with_loss)
+        grad_h, loss = self._objective_step(h, words, keep, alpha, with_loss)
         self.input.index_add_(0, context_ids, grad_h.index_select(0, owner))  # every context word gets the error
         return loss
 
@@ -285,26 +295,28 @@ class Word2Vec:
         if progress is not None:
             progress(read)
 
-    def _batch_step(self, ids: np.ndarray, sentence_ids: np.ndarray, rng: np.random.Generator):
-        """(number of examples, step(start, end, alpha, generator, with_loss)) for one chunk's ids."""
+    def _batch_step(self, ids: np.ndarray, sentence_ids: np.ndarray, rng: np.random.Generator,
+                    generator: torch.Generator):
+        """(number of examples, step(start, end, alpha, with_loss)) for one chunk's ids."""
         ids, sentence_ids = subsample(ids, sentence_ids, self.keep, rng)
         contexts = context_matrix(ids, sentence_ids, self.config.window, rng)
         to = lambda array: torch.from_numpy(array).to(self.device, non_blocking=True)  # noqa: E731
         if self.config.arch == "skipgram":
             inputs, targets = (to(a) for a in skipgram_examples(ids, contexts))
+        else:
+            context_ids, lengths, targets = cbow_examples(ids, contexts)
+            bag_starts = np.concatenate([[0], np.cumsum(lengths)])
+            owners = np.repeat(np.arange(len(lengths)), lengths)  # the bag of each context word
+            context_ids, offsets, owners, targets = to(context_ids), to(bag_starts), to(owners), to(targets)
+        words, keep = self._noise_words(targets, generator) if self.config.negative else (targets[:, None], None)
 
-            def step(start, end, alpha, generator, with_loss):
-                return self._skipgram_step(inputs[start:end], targets[start:end], alpha, generator, with_loss)
-            return len(targets), step
-        context_ids, lengths, targets = cbow_examples(ids, contexts)
-        bag_starts = np.concatenate([[0], np.cumsum(lengths)])
-        owners = np.repeat(np.arange(len(lengths)), lengths)  # the bag of each context word
-        context_ids, offsets, owners, targets = to(context_ids), to(bag_starts), to(owners), to(targets)
-
-        def step(start, end, alpha, generator, with_loss):
+        def step(start, end, alpha, with_loss):
+            batch_keep = None if keep is None else keep[start:end]
+            if self.config.arch == "skipgram":
+                return self._skipgram_step(inputs[start:end], words[start:end], batch_keep, alpha, with_loss)
             first, last = bag_starts[start], bag_starts[end]
             return self._cbow_step(context_ids[first:last], offsets[start:end] - first, owners[first:last] - start,
-                                   targets[start:end], alpha, generator, with_loss)
+                                   words[start:end], batch_keep, alpha, with_loss)
         return len(targets), step
 
     def _train_chunk(self, index, ids, sentence_ids, read, words_before, max_steps):
@@ -316,7 +328,7 @@ class Word2Vec:
         """
         rng = np.random.default_rng([self.config.seed, index])
         generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2 ** 62)))
-        total, step = self._batch_step(ids, sentence_ids, rng)
+        total, step = self._batch_step(ids, sentence_ids, rng, generator)
         with self.lock:  # reserve this chunk's share of the steps
             first = self.steps
             batches = -(-total // self.batch_size)
@@ -327,7 +339,7 @@ class Word2Vec:
         for j in range(batches):  # the loss is measured on every LOSS_EVERY-th batch only
             start, end = j * self.batch_size, min((j + 1) * self.batch_size, total)
             alpha = self.learning_rate(max_steps, words_before + int(read * start / max(1, total)), first + j)
-            batch_loss = step(start, end, alpha, generator, (first + j) % LOSS_EVERY == 0)
+            batch_loss = step(start, end, alpha, (first + j) % LOSS_EVERY == 0)
             if batch_loss is not None:
                 loss, measured = loss + batch_loss, measured + end - start
         with self.lock:
