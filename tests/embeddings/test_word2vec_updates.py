@@ -67,7 +67,8 @@ def test_one_negative_sampling_batch_equals_the_per_example_formula(arch):
         context_ids = torch.tensor([r for rows in bags for r in rows])
         offsets = torch.tensor(np.cumsum([0] + [len(rows) for rows in bags[:-1]]))
         owner = torch.tensor([b for b, rows in enumerate(bags) for _ in rows])
-        loss = model._cbow_step(context_ids, offsets, owner, words, keep, alpha)
+        scale = torch.tensor([[1.0 / len(rows)] for rows in bags])
+        loss = model._cbow_step(context_ids, offsets, owner, scale, words, keep, alpha)
     expected_input, expected_output, expected_loss = negative_reference(
         bags, words.tolist(), input0, output0, alpha)
     torch.testing.assert_close(model.input.double(), expected_input, atol=1e-6, rtol=1e-5)
@@ -79,7 +80,7 @@ def test_cbow_sum_adds_the_context_vectors():
     model = tiny_model(arch="cbow", cbow_mean=False, negative=1)
     input0, output0 = model.input.double().clone(), model.output.double().clone()
     words = torch.tensor([[3, 1]])
-    model._cbow_step(torch.tensor([0, 2]), torch.tensor([0]), torch.tensor([0, 0]), words, torch.ones(1, 2), 0.1)
+    model._cbow_step(torch.tensor([0, 2]), torch.tensor([0]), torch.tensor([0, 0]), None, words, torch.ones(1, 2), 0.1)
     h = input0[0] + input0[2]
     g = [0.1 * (1 - sigmoid(float(output0[3] @ h))), 0.1 * (0 - sigmoid(float(output0[1] @ h)))]
     torch.testing.assert_close(model.output[3].double(), output0[3] + g[0] * h, atol=1e-6, rtol=1e-5)
