@@ -89,8 +89,8 @@ class Word2VecConfig(Config):
     # (cache-sized), 16384 on a GPU;
     # never more than 4 x the vocabulary size (see Word2Vec.__init__)
     chunk_words: Annotated[int, AT_LEAST_ONE] = 100_000  # words of text turned into examples at once
-    workers: Annotated[int, AT_LEAST_ONE] = 1  # CPU threads applying batches in parallel, lock-free (Hogwild,
-    # like word2vec.c)
+    workers: Annotated[int, AT_LEAST_ONE] = 1  # CPU threads, each making and applying the examples of whole
+    # chunks, lock-free (Hogwild, like word2vec.c)
     lowercase: bool = True  # lower-case the text before splitting it into words
     seed: Annotated[int, SEED] = 1
 
