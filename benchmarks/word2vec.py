@@ -15,13 +15,21 @@ check of that evaluator. The evaluation files come from ../shared/data/embedding
     python benchmarks/word2vec.py                       # skip-gram and CBOW, 1 and 2 threads
     python benchmarks/word2vec.py --arch skipgram --threads 1 --json
     python benchmarks/word2vec.py --arch skipgram --threads 1 --hs --negative 0   # hierarchical softmax
+    python benchmarks/word2vec.py --repeats 3    # on a shared machine: gensim, lmlab, gensim, lmlab, ...
+
+On a shared machine other jobs slow both libraries by changing amounts: ``--repeats N`` runs the
+two sides alternately N times and reports the median words/s of each (the ratio is of the medians),
+with the mean quality over the runs, the process CPU seconds of each run (one thread: insensitive to
+other jobs' use of the core, unlike wall time) and the load average before the first run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -72,10 +80,10 @@ def run_lmlab(sentences, settings: dict, threads: int) -> dict:
                             min_alpha=settings["min_alpha"], seed=settings["seed"],
                             batch_size=settings["batch_size"])
     model = Word2Vec(Vocabulary.build(sentences, config.min_count), config)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model.train(sentences)
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "vocab_size": len(model.vocab), "vectors": model.word_vectors()}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "vocab_size": len(model.vocab), "vectors": model.word_vectors()}
 
 
 def run_gensim(sentences, settings: dict, threads: int) -> dict:
@@ -88,14 +96,29 @@ def run_gensim(sentences, settings: dict, threads: int) -> dict:
                            sg=int(settings["arch"] == "skipgram"), alpha=settings["alpha"],
                            min_alpha=settings["min_alpha"], workers=threads, seed=settings["seed"], cbow_mean=1)
     model.build_vocab(sentences)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model.train(sentences, total_examples=model.corpus_count, epochs=settings["epochs"])
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     vectors = WordVectors(list(model.wv.index_to_key), model.wv.vectors.copy())
     own = None
     if (EVAL / "questions-words.txt").is_file():
         own, _ = model.wv.evaluate_word_analogies(str(EVAL / "questions-words.txt"))
-    return {"seconds": seconds, "vocab_size": len(model.wv), "vectors": vectors, "gensim_own_analogy": own}
+    return {"seconds": seconds, "cpu_seconds": cpu, "vocab_size": len(model.wv), "vectors": vectors,
+            "gensim_own_analogy": own}
+
+
+def summarise(runs: list[dict], words: int, epochs: int) -> dict:
+    """One side's runs: median words/s, every run's words/s and CPU seconds, mean quality."""
+    speeds = [words * epochs / run["seconds"] for run in runs]
+    summary = {"words_per_second": statistics.median(speeds), "runs_words_per_second": speeds,
+               "runs_cpu_seconds": [run["cpu_seconds"] for run in runs], "vocab_size": runs[0]["vocab_size"]}
+    qualities = [scores(run["vectors"]) for run in runs]
+    for key in qualities[0]:
+        summary[key] = statistics.mean(q[key] for q in qualities if q.get(key) is not None)
+    own = [run["gensim_own_analogy"] for run in runs if run.get("gensim_own_analogy") is not None]
+    if own:
+        summary["gensim_own_evaluator_analogy_accuracy"] = statistics.mean(own)
+    return summary
 
 
 def main() -> None:
@@ -115,6 +138,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=None,
                         help="lmlab's examples per update (default: Word2VecConfig's, 512 on a CPU); gensim has none")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run gensim and lmlab alternately this many times; medians are reported")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--out", default=str(RESULTS), help="JSON file to write (default: %(default)s)")
     args = parser.parse_args()
@@ -122,6 +147,7 @@ def main() -> None:
     import gensim
     import torch
 
+    load_before = os.getloadavg()[0]
     sentences = load_sentences(args.corpus)
     words = sum(map(len, sentences))
     log(f"{args.corpus}: {len(sentences):,} lines, {words:,} words")
@@ -132,39 +158,42 @@ def main() -> None:
                     "alpha": args.alpha, "min_alpha": args.min_alpha, "seed": args.seed,
                     "batch_size": args.batch_size}
         for threads in map(int, args.threads.split(",")):
-            row = {"arch": arch, "threads": threads}
-            for name, runner in (("gensim", run_gensim), ("lmlab", run_lmlab)):
-                result = runner(sentences, settings, threads)
-                row[name] = {"seconds": result["seconds"], "vocab_size": result["vocab_size"],
-                             "words_per_second": words * args.epochs / result["seconds"],
-                             **scores(result["vectors"])}
-                if result.get("gensim_own_analogy") is not None:
-                    row[name]["gensim_own_evaluator_analogy_accuracy"] = result["gensim_own_analogy"]
-                log(f"{arch:8} threads {threads} {name:6}: {row[name]['words_per_second']:>10,.0f} words/s "
-                    f"({result['seconds']:.1f} s); analogies {row[name].get('analogy_accuracy', float('nan')):.4f} "
+            row, runs = {"arch": arch, "threads": threads}, {"gensim": [], "lmlab": []}
+            for _ in range(args.repeats):
+                for name, runner in (("gensim", run_gensim), ("lmlab", run_lmlab)):
+                    runs[name].append(runner(sentences, settings, threads))
+                    log(f"{arch:8} threads {threads} {name:6}: {words * args.epochs / runs[name][-1]['seconds']:>10,.0f} "
+                        f"words/s ({runs[name][-1]['seconds']:.1f} s, CPU {runs[name][-1]['cpu_seconds']:.1f} s)")
+            for name in runs:
+                row[name] = summarise(runs[name], words, args.epochs)
+                log(f"{arch:8} threads {threads} {name:6}: median {row[name]['words_per_second']:>10,.0f} words/s; "
+                    f"analogies {row[name].get('analogy_accuracy', float('nan')):.4f} "
                     f"(coverage {row[name].get('analogy_coverage', float('nan')):.3f}); WordSim Spearman "
                     f"{row[name].get('wordsim_spearman') or float('nan'):.3f}")
             row["ratio"] = row["lmlab"]["words_per_second"] / row["gensim"]["words_per_second"]
             rows.append(row)
     report = {"corpus": args.corpus, "lines": len(sentences), "words": words,
               "settings": {k: v for k, v in vars(args).items() if k not in ("json", "out", "threads", "arch", "corpus")},
+              "load_average_after": os.getloadavg()[0],
               "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                          "gensim": gensim.__version__, "cpu_count": __import__("os").cpu_count()},
+                          "gensim": gensim.__version__, "cpu_count": os.cpu_count(),
+                          "load_average_before": load_before},
               "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report))
         return
-    print(f"| arch | threads | gensim words/s | lmlab words/s | ratio | analogy acc gensim / lmlab | "
-          f"WordSim rho gensim / lmlab |")
-    print("|---|---|---|---|---|---|---|")
+    print("| arch | threads | gensim words/s | lmlab words/s | ratio | CPU-seconds ratio | "
+          "analogy acc gensim / lmlab | WordSim rho gensim / lmlab |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         g, m = row["gensim"], row["lmlab"]
+        cpu_ratio = statistics.median(g["runs_cpu_seconds"]) / statistics.median(m["runs_cpu_seconds"])
         print(f"| {row['arch']} | {row['threads']} | {g['words_per_second']:,.0f} | {m['words_per_second']:,.0f} | "
-              f"{row['ratio']:.2f} | {g.get('analogy_accuracy', 0):.4f} / {m.get('analogy_accuracy', 0):.4f} | "
-              f"{g.get('wordsim_spearman') or 0:.3f} / {m.get('wordsim_spearman') or 0:.3f} |")
-
+              f"{row['ratio']:.2f} | {cpu_ratio:.2f} | {g.get('analogy_accuracy', 0):.4f} / "
+              f"{m.get('analogy_accuracy', 0):.4f} | {g.get('wordsim_spearman') or 0:.3f} / "
+              f"{m.get('wordsim_spearman') or 0:.3f} |")
 
 if __name__ == "__main__":
     main()

@@ -34,19 +34,23 @@ windows are formed (`Vocabulary.keep_probabilities`), which widens the effective
 learning rate falls linearly from ``alpha`` to ``min_alpha`` over all the words of all epochs.
 
 **Batching.** word2vec.c updates after every single example (lock-free, one thread per core).
-Here a *chunk* of sentences (``chunk_words`` words) becomes arrays of examples with numpy, without
-a Python loop per word, and the examples are applied ``batch_size`` at a time: gather the rows,
-one batched matrix product, scatter the updates back with ``index_add_`` (several updates of the
-same row in one batch add up). Sentences are read one at a time from any iterable, so the corpus
-never has to fit in memory as tensors.
+Here a *chunk* of sentences (``chunk_words`` words) becomes arrays of examples with numpy
+(`lmlab.embeddings.word2vec_examples`), without a Python loop per word, and its K noise words per
+example are drawn at once; the examples are then applied ``batch_size`` at a time: gather the
+rows, batched matrix products, scatter the updates back with ``index_add_`` (several updates of
+the same row in one batch add up). With ``workers`` > 1 each worker thread takes whole chunks,
+as in word2vec.c and gensim, so making examples overlaps with training. Sentences are read one
+at a time from any iterable, so the corpus never has to fit in memory as tensors.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated, Callable, Iterable, Literal, Optional
+from typing import Annotated, Callable, Iterable, Iterator, Literal, Optional
 
 import numpy as np
 import torch
@@ -55,6 +59,8 @@ import torch.nn.functional as F
 from lmlab.config import AT_LEAST_ONE, Config, NON_NEGATIVE, POSITIVE, SEED
 from lmlab.embeddings.huffman import padded_paths
 from lmlab.embeddings.vocab import Vocabulary
+from lmlab.embeddings.word2vec_examples import (cbow_examples, chunk_to_ids, context_matrix, skipgram_examples,
+                                                subsample, window_offsets)
 from lmlab.errors import UserError
 
 LOSS_EVERY = 8  # measure the (reported) loss on one batch in 8: it costs as much as a tenth of a step
@@ -83,8 +89,8 @@ class Word2VecConfig(Config):
     # (cache-sized), 16384 on a GPU;
     # never more than 4 x the vocabulary size (see Word2Vec.__init__)
     chunk_words: Annotated[int, AT_LEAST_ONE] = 100_000  # words of text turned into examples at once
-    workers: Annotated[int, AT_LEAST_ONE] = 1  # CPU threads applying batches in parallel, lock-free (Hogwild,
-    # like word2vec.c)
+    workers: Annotated[int, AT_LEAST_ONE] = 1  # CPU threads, each making and applying the examples of whole
+    # chunks, lock-free (Hogwild, like word2vec.c)
     lowercase: bool = True  # lower-case the text before splitting it into words
     seed: Annotated[int, SEED] = 1
 
@@ -95,59 +101,6 @@ class Word2VecConfig(Config):
         if self.min_alpha > self.alpha:
             raise UserError(f"need 0 <= min_alpha <= alpha and alpha > 0, got alpha={self.alpha}, "
                             f"min_alpha={self.min_alpha}")
-
-
-# --- examples: text -> arrays of (input, target), vectorised over a chunk -------------------
-def chunk_to_ids(sentences: list[list[str]], vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, int]:
-    """(ids, sentence_of_each_id, words_read): in-vocabulary ids of a chunk, flattened."""
-    index = vocab.index
-    ids = np.array([index.get(w, -1) for sentence in sentences for w in sentence], dtype=np.int64)
-    sentence_ids = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
-    known = ids >= 0
-    return ids[known], sentence_ids[known], int(known.sum())
-
-
-def subsample(ids: np.ndarray, sentence_ids: np.ndarray, keep: np.ndarray, rng: np.random.Generator):
-    """Drop each occurrence of word w with probability 1 - keep[w]."""
-    kept = rng.random(len(ids)) < keep[ids]
-    return ids[kept], sentence_ids[kept]
-
-
-def window_offsets(window: int) -> list[int]:
-    return [d for d in range(-window, window + 1) if d != 0]
-
-
-def context_matrix(ids: np.ndarray, sentence_ids: np.ndarray, window: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 2W) ids of each position's context words, -1 where there is none.
-
-    Column k holds the word at offset ``window_offsets(W)[k]``; it counts only when the offset
-    is within this centre word's sampled window b ~ Uniform{1..W} and inside the same sentence.
-    """
-    n = len(ids)
-    reduced = rng.integers(1, window + 1, size=n)  # b for every centre word
-    contexts = np.full((n, 2 * window), -1, dtype=np.int64)
-    for k, d in enumerate(window_offsets(window)):
-        if abs(d) >= n:
-            continue
-        centre = np.arange(max(0, -d), min(n, n - d))  # positions whose neighbour at d exists
-        other = centre + d
-        ok = (reduced[centre] >= abs(d)) & (sentence_ids[centre] == sentence_ids[other])
-        contexts[centre[ok], k] = ids[other[ok]]
-    return contexts
-
-
-def skipgram_examples(ids, contexts) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets): one (centre, context word) pair per filled cell of the context matrix."""
-    rows, cols = np.nonzero(contexts >= 0)
-    return ids[rows], contexts[rows, cols]
-
-
-def cbow_examples(ids, contexts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(context_ids, bag_lengths, targets): each centre word with at least one context word."""
-    filled = contexts >= 0
-    lengths = filled.sum(1)
-    has = lengths > 0
-    return contexts[has][filled[has]], lengths[has], ids[has]
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -181,79 +134,93 @@ class Word2Vec:
             self.tree = torch.zeros(V - 1, D, device=self.device)  # (V-1, D) inner-node vectors (syn1)
         self.keep = vocab.keep_probabilities(config.sample)  # (V,) numpy
         self.noise = torch.from_numpy(vocab.noise_table(config.ns_exponent)).to(self.device)  # (table,)
-        self.rng = np.random.default_rng(config.seed)
         self.workers = config.workers if self.device.type == "cpu" else 1
-        self.generators = [torch.Generator(device=self.device).manual_seed(config.seed + w) for w in range(self.workers)]
+        self.lock = threading.Lock()  # guards the counters below, shared by the worker threads
         self.words_done = 0  # in-vocabulary words read so far (before subsampling), all epochs
         self.steps = 0
         # Summed updates of one row within a batch act like that many SGD steps taken without
         # feedback; with a tiny vocabulary (every word many times per batch) that diverges, so a
         # batch holds at most 4 examples per vocabulary word.
         self.batch_size = min(config.batch_size or (16384 if self.device.type == "cuda" else 512), max(16, 4 * V))
+        K = config.negative
+        self.labels = torch.cat([torch.ones(self.batch_size, 1), torch.zeros(self.batch_size, K)], 1).to(self.device)
 
     # --- one update ---------------------------------------------------------------------
-    def _negative_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator,
+    def _negative_step(self, h: torch.Tensor, words: torch.Tensor, keep: torch.Tensor, alpha: float,
                        with_loss: bool = True):
-        """Negative-sampling SGD for B examples; returns (grad for h (B, D), loss sum or None)."""
-        B, K = len(targets), self.config.negative
-        D = h.shape[1]
-        slots = torch.randint(len(self.noise), (B, K), device=self.device, generator=generator)
-        noise = self.noise.index_select(0, slots.view(-1)).view(B, K).long()  # (B, K)
-        words = torch.cat([targets[:, None], noise], dim=1).view(-1)  # (B*(K+1),): the target, then the noise
-        out = self.output.index_select(0, words).view(B, K + 1, D)  # (B, K+1, D)
-        scores = (out * h[:, None, :]).sum(2)  # (B, K+1)
-        g = torch.sigmoid(scores).neg_()  # (B, K+1): label - sigmoid(s), label 0 for the noise...
-        g[:, 0] += 1.0  # ...and 1 for the target
-        g[:, 1:] *= noise != targets[:, None]  # a noise word equal to the target is skipped
-        g *= alpha
-        grad_h = torch.bmm(g[:, None, :], out).squeeze(1)  # (B, D), from the output vectors before update
-        self.output.index_add_(0, words, (g[:, :, None] * h[:, None, :]).view(-1, D))
+        """Negative-sampling SGD for B examples; returns (grad for h (B, D), loss sum or None).
+
+        ``words`` (B, K+1): each example's target, then its K noise words; ``keep`` (B, K+1): 0 for
+        a noise word equal to the target (word2vec.c skips it), else 1 (see `_noise_words`).
+        """
+        (B, K1), D = words.shape, h.shape[1]
+        out = self.output.index_select(0, words.view(-1)).view(B, K1, D)  # (B, K+1, D)
+        # (B, K+1): s_k = output[w_k] . h, as B products (1 x D) @ (D x K+1): on a CPU 3x faster than (K+1 x D) @ (D x 1)
+        scores = torch.bmm(h[:, None, :], out.transpose(1, 2)).view(B, K1)
+        g = (self.labels[:B] - torch.sigmoid(scores)).mul_(keep).mul_(alpha)  # (B, K+1): alpha (label - sigmoid(s))
+        grad_h = torch.bmm(g[:, None, :], out).view(B, D)  # (B, D), from the output vectors before update
+        self.output.index_add_(0, words.view(-1), (g[:, :, None] * h[:, None, :]).view(-1, D))
         if not with_loss:
             return grad_h, None
         return grad_h, -(F.logsigmoid(scores[:, 0]).sum() + F.logsigmoid(-scores[:, 1:]).sum())
 
+    def _noise_words(self, targets: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(words, keep) of `_negative_step` for all n examples of a chunk: K noise words each from unigram^0.75."""
+        n, K = len(targets), self.config.negative
+        slots = torch.randint(len(self.noise), (n, K), device=self.device, generator=generator)
+        words = torch.cat([targets[:, None], self.noise[slots].long()], dim=1)  # (n, K+1)
+        keep = (words != targets[:, None]).float()  # (n, K+1)
+        keep[:, 0] = 1.0
+        return words, keep
+
     def _tree_step(self, h: torch.Tensor, targets: torch.Tensor, alpha: float, with_loss: bool = True):
         """Hierarchical-softmax SGD: one logistic regression per inner node on each target's path."""
         B, D = h.shape
-        points = self.points[targets]  # (B, L) inner nodes, root first (padding: node 0, masked)
-        codes, mask = self.codes[targets], self.path_mask[targets]  # (B, L) each
+        targets = targets.contiguous()  # (B,)
+        points = self.points.index_select(0, targets)  # (B, L) inner nodes, root first (padding: node 0, masked)
+        codes, mask = self.codes.index_select(0, targets), self.path_mask.index_select(0, targets)  # (B, L) each
         L = points.shape[1]
         nodes = self.tree.index_select(0, points.view(-1)).view(B, L, D)  # (B, L, D)
-        scores = (nodes * h[:, None, :]).sum(2)  # (B, L)
+        scores = torch.bmm(h[:, None, :], nodes.transpose(1, 2)).view(B, L)  # (B, L)
         g = (1.0 - codes - torch.sigmoid(scores)) * mask * alpha  # label = 1 - code bit (word2vec.c)
-        grad_h = torch.bmm(g[:, None, :], nodes).squeeze(1)  # (B, D)
+        grad_h = torch.bmm(g[:, None, :], nodes).view(B, D)  # (B, D)
         self.tree.index_add_(0, points.view(-1), (g[:, :, None] * h[:, None, :]).view(-1, D))
         if not with_loss:
             return grad_h, None
         return grad_h, -(F.logsigmoid((1.0 - 2.0 * codes) * scores) * mask).sum()
 
-    def _objective_step(self, h, targets, alpha, generator, with_loss):
+    def _objective_step(self, h, words, keep, alpha, with_loss):
         """Negative sampling, hierarchical softmax, or both (their errors add, as in word2vec.c)."""
-        grad_h, loss = torch.zeros_like(h), None
-        for enabled, step in ((self.config.hs, lambda: self._tree_step(h, targets, alpha, with_loss)),
-                              (self.config.negative > 0,
-                               lambda: self._negative_step(h, targets, alpha, generator, with_loss))):
-            if enabled:
-                grad, part = step()
-                grad_h += grad
-                loss = part if loss is None else (loss + part if part is not None else loss)
-        return grad_h, loss
+        parts = []
+        if self.config.hs:
+            parts.append(self._tree_step(h, words[:, 0], alpha, with_loss))
+        if self.config.negative > 0:
+            parts.append(self._negative_step(h, words, keep, alpha, with_loss))
+        grad_h = parts[0][0] if len(parts) == 1 else parts[0][0] + parts[1][0]
+        return grad_h, (sum(loss for _, loss in parts) if with_loss else None)
 
-    def _skipgram_step(self, inputs: torch.Tensor, targets: torch.Tensor, alpha: float, generator,
+    def _skipgram_step(self, inputs: torch.Tensor, words: torch.Tensor, keep: Optional[torch.Tensor], alpha: float,
                        with_loss: bool = True):
+        """One update from B (centre word, context word) pairs; ``words[:, 0]`` are the context words."""
         h = self.input.index_select(0, inputs)  # (B, D)
-        grad_h, loss = self._objective_step(h, targets, alpha, generator, with_loss)
+        grad_h, loss = self._objective_step(h, words, keep, alpha, with_loss)
         self.input.index_add_(0, inputs, grad_h)
         return loss
 
-    def _cbow_step(self, context_ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, alpha: float,
-                   generator, with_loss: bool = True):
-        offsets = torch.cumsum(lengths, 0) - lengths  # start of each bag in context_ids
-        mode = "mean" if self.config.cbow_mean else "sum"
-        h = F.embedding_bag(context_ids, self.input, offsets, mode=mode)  # (B, D)
-        grad_h, loss = self._objective_step(h, targets, alpha, generator, with_loss)
-        owner = torch.repeat_interleave(torch.arange(len(lengths), device=self.device), lengths)
-        self.input.index_add_(0, context_ids, grad_h[owner])  # every context word gets the error
+    def _cbow_step(self, context_ids: torch.Tensor, offsets: torch.Tensor, owner: torch.Tensor,
+                   scale: Optional[torch.Tensor], words: torch.Tensor, keep: Optional[torch.Tensor], alpha: float,
+                   with_loss: bool = True):
+        """One update from B bags of context words, ``words[:, 0]`` their centre words.
+
+        ``offsets`` (B,): start of each bag in ``context_ids``; ``owner``: the bag of each context
+        word; ``scale`` (B, 1): 1 / bag size for ``cbow_mean`` (a sum, then this product: 2.5x faster
+        than embedding_bag's own mean), None for the sum.
+        """
+        h = F.embedding_bag(context_ids, self.input, offsets, mode="sum")  # (B, D)
+        if scale is not None:
+            h *= scale
+        grad_h, loss = self._objective_step(h, words, keep, alpha, with_loss)
+        self.input.index_add_(0, context_ids, grad_h.index_select(0, owner))  # every context word gets the error
         return loss
 
     # --- training -----------------------------------------------------------------------
@@ -279,96 +246,116 @@ class Word2Vec:
 
         On a CPU, PyTorch's intra-op threads are set to 1 while training: batches of a few hundred
         examples gain little from them and lose a lot when the cores are busy. Parallelism comes
-        from ``config.workers`` threads instead, each applying its own batches to the shared
-        matrices without locks (Hogwild, as word2vec.c and gensim do); PyTorch releases the GIL
-        inside every operation.
+        from ``config.workers`` threads instead, as in word2vec.c and gensim: each takes whole
+        chunks, makes their examples and applies them to the shared matrices without locks
+        (Hogwild); numpy and PyTorch release the GIL inside their operations. This thread only
+        reads the text and looks the words up, up to two chunks per worker ahead.
         """
-        c = self.config
-        started, examples, loss_count = time.perf_counter(), 0, 0
-        torch_loss = torch.zeros((), device=self.device)
+        started, totals = time.perf_counter(), {"examples": 0, "loss": 0.0, "measured": 0}
         intra_op = torch.get_num_threads()
         if self.device.type == "cpu":
             torch.set_num_threads(1)
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        pending: deque = deque()  # futures of the chunks being trained, oldest first
+        words_queued = self.words_done
         try:
-            for epoch in range(c.epochs):
-                stream = sentences() if callable(sentences) else sentences
-                chunk: list[list[str]] = []
-                size = 0
-                for sentence in stream:
-                    chunk.append(sentence)
-                    size += len(sentence)
-                    if size >= c.chunk_words:
-                        n, loss, count = self._train_chunk(chunk, max_steps, progress, pool)
-                        examples, torch_loss, loss_count = examples + n, torch_loss + loss, loss_count + count
-                        chunk, size = [], 0
-                        if max_steps and self.steps >= max_steps:
-                            break
-                else:
-                    if chunk:
-                        n, loss, count = self._train_chunk(chunk, max_steps, progress, pool)
-                        examples, torch_loss, loss_count = examples + n, torch_loss + loss, loss_count + count
+            for index, chunk in enumerate(self._chunks(sentences)):
                 if max_steps and self.steps >= max_steps:
                     break
+                ids, sentence_ids, read = chunk_to_ids(chunk, self.vocab)
+                job = (index, ids, sentence_ids, read, words_queued, max_steps)
+                words_queued += read
+                if pool is None:
+                    self._count(totals, self._train_chunk(*job), progress)
+                    continue
+                pending.append(pool.submit(self._train_chunk, *job))
+                if len(pending) >= 2 * self.workers:
+                    self._count(totals, pending.popleft().result(), progress)
+            while pending:
+                self._count(totals, pending.popleft().result(), progress)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             torch.set_num_threads(intra_op)
         seconds = time.perf_counter() - started
-        return {"words": self.words_done, "examples": examples, "steps": self.steps, "seconds": seconds,
+        return {"words": self.words_done, "examples": totals["examples"], "steps": self.steps, "seconds": seconds,
                 "words_per_second": self.words_done / max(seconds, 1e-9),
-                "loss": float(torch_loss) / max(1, loss_count)}
+                "loss": totals["loss"] / max(1, totals["measured"])}
 
-    def _train_chunk(self, chunk, max_steps, progress, pool=None):
-        """Turn a chunk of sentences into examples and apply them batch by batch."""
-        c = self.config
-        ids, sentence_ids, read = chunk_to_ids(chunk, self.vocab)
-        ids, sentence_ids = subsample(ids, sentence_ids, self.keep, self.rng)
-        contexts = context_matrix(ids, sentence_ids, c.window, self.rng)
+    def _chunks(self, sentences) -> Iterator[list[list[str]]]:
+        """The corpus, all epochs, as lists of sentences of at least ``chunk_words`` words (bar the last)."""
+        for _ in range(self.config.epochs):
+            chunk, size = [], 0
+            for sentence in sentences() if callable(sentences) else sentences:
+                chunk.append(sentence)
+                size += len(sentence)
+                if size >= self.config.chunk_words:
+                    yield chunk
+                    chunk, size = [], 0
+            if chunk:
+                yield chunk
+
+    @staticmethod
+    def _count(totals: dict, result: tuple, progress) -> None:
+        examples, loss, measured, read = result
+        totals["examples"] += examples
+        totals["loss"] += float(loss)
+        totals["measured"] += measured
+        if progress is not None:
+            progress(read)
+
+    def _batch_step(self, ids: np.ndarray, sentence_ids: np.ndarray, rng: np.random.Generator,
+                    generator: torch.Generator):
+        """(number of examples, step(start, end, alpha, with_loss)) for one chunk's ids."""
+        ids, sentence_ids = subsample(ids, sentence_ids, self.keep, rng)
+        contexts = context_matrix(ids, sentence_ids, self.config.window, rng)
         to = lambda array: torch.from_numpy(array).to(self.device, non_blocking=True)  # noqa: E731
-        if c.arch == "skipgram":
+        if self.config.arch == "skipgram":
             inputs, targets = (to(a) for a in skipgram_examples(ids, contexts))
-
-            def step(start, end, alpha, generator, with_loss):
-                return self._skipgram_step(inputs[start:end], targets[start:end], alpha, generator, with_loss)
         else:
             context_ids, lengths, targets = cbow_examples(ids, contexts)
             bag_starts = np.concatenate([[0], np.cumsum(lengths)])
-            context_ids, lengths, targets = to(context_ids), to(lengths), to(targets)
+            owners = np.repeat(np.arange(len(lengths)), lengths)  # the bag of each context word
+            context_ids, offsets, owners, targets = to(context_ids), to(bag_starts), to(owners), to(targets)
+            scales = to((1.0 / lengths[:, None]).astype(np.float32)) if self.config.cbow_mean else None  # (n, 1)
+        words, keep = self._noise_words(targets, generator) if self.config.negative else (targets[:, None], None)
 
-            def step(start, end, alpha, generator, with_loss):
-                bags = context_ids[bag_starts[start]:bag_starts[end]]
-                return self._cbow_step(bags, lengths[start:end], targets[start:end], alpha, generator, with_loss)
-        total = len(targets)
-        starts = list(range(0, total, self.batch_size))
-        if max_steps:
-            starts = starts[:max(0, max_steps - self.steps)]
-        # the learning rate moves within the chunk in proportion to the examples done
-        alphas = [self.learning_rate(max_steps, self.words_done + int(read * start / max(1, total)), self.steps + j)
-                  for j, start in enumerate(starts)]
+        def step(start, end, alpha, with_loss):
+            batch_keep = None if keep is None else keep[start:end]
+            if self.config.arch == "skipgram":
+                return self._skipgram_step(inputs[start:end], words[start:end], batch_keep, alpha, with_loss)
+            first, last = bag_starts[start], bag_starts[end]
+            return self._cbow_step(context_ids[first:last], offsets[start:end] - first, owners[first:last] - start,
+                                   None if scales is None else scales[start:end], words[start:end], batch_keep,
+                                   alpha, with_loss)
+        return len(targets), step
 
-        def run(batches, generator):  # the loss is measured on every LOSS_EVERY-th batch only
-            loss, measured = torch.zeros((), device=self.device), 0
-            for j in batches:
-                end = min(starts[j] + self.batch_size, total)
-                batch_loss = step(starts[j], end, alphas[j], generator, j % LOSS_EVERY == 0)
-                if batch_loss is not None:
-                    loss, measured = loss + batch_loss, measured + end - starts[j]
-            return loss, measured
+    def _train_chunk(self, index, ids, sentence_ids, read, words_before, max_steps):
+        """Make chunk ``index``'s examples and apply them batch by batch: (examples, loss, measured, read).
 
-        if pool is None:
-            loss, measured = run(range(len(starts)), self.generators[0])
-        else:  # worker w takes batches w, w + workers, ...: all move through the schedule together
-            futures = [pool.submit(run, range(w, len(starts), self.workers), self.generators[w])
-                       for w in range(self.workers)]
-            results = [future.result() for future in futures]
-            loss, measured = sum(r[0] for r in results), sum(r[1] for r in results)
-        done = min(total, len(starts) * self.batch_size)
-        self.steps += len(starts)
-        self.words_done += read
-        if progress is not None:
-            progress(read)
-        return done, loss, measured
+        Its random numbers come from its own generators, seeded by (seed, index), so a run is the
+        same whichever thread takes which chunk (bar the races of lock-free updates). The learning
+        rate moves through the chunk from ``words_before`` in proportion to the examples done.
+        """
+        rng = np.random.default_rng([self.config.seed, index])
+        generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2 ** 62)))
+        total, step = self._batch_step(ids, sentence_ids, rng, generator)
+        with self.lock:  # reserve this chunk's share of the steps
+            first = self.steps
+            batches = -(-total // self.batch_size)
+            if max_steps:
+                batches = min(batches, max(0, max_steps - first))
+            self.steps += batches
+        loss, measured = torch.zeros((), device=self.device), 0
+        for j in range(batches):  # the loss is measured on every LOSS_EVERY-th batch only
+            start, end = j * self.batch_size, min((j + 1) * self.batch_size, total)
+            alpha = self.learning_rate(max_steps, words_before + int(read * start / max(1, total)), first + j)
+            batch_loss = step(start, end, alpha, (first + j) % LOSS_EVERY == 0)
+            if batch_loss is not None:
+                loss, measured = loss + batch_loss, measured + end - start
+        with self.lock:
+            self.words_done += read
+        return min(total, batches * self.batch_size), loss, measured, read
 
     # --- results ------------------------------------------------------------------------
     def word_vectors(self):

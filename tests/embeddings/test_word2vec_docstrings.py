@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["vocab", "onehot", "huffman", "word2vec", "vectors", "evaluate"]
+MODULES = ["vocab", "onehot", "huffman", "word2vec", "word2vec_examples", "vectors", "evaluate"]
 
 
 @pytest.mark.parametrize("name", MODULES)
