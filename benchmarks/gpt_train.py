@@ -194,16 +194,21 @@ def write_weights(args: argparse.Namespace, folder: str):
 def add_mfu(results: list[dict], model, args: argparse.Namespace) -> dict:
     """MFU of every side: training FLOPs per token (3x the forward: `forward_flops_per_token`,
     6N + attention) x median tokens/s / the device's peak (`device_peak`: dense bf16 datasheet
-    numbers for known GPUs, a measured matmul otherwise). Returns the FLOPs count and the peak."""
+    numbers for known GPUs, a matmul measured in the dtype of the side's step otherwise). Returns
+    the FLOPs count and the peaks."""
     import torch
 
     from lmlab.evaluate.profile import device_peak, forward_flops_per_token
 
     flops = 3 * forward_flops_per_token(model, args.block_size)
-    peak = device_peak(torch.device(args.device))
-    for result in results:
-        result["mfu"] = result["median_tokens_per_s"] * flops / peak["peak_flops"]
-    return {"training_flops_per_token": flops, **peak}
+    device = torch.device(args.device)
+    peaks = {"None": device_peak(device)}
+    if any(result["autocast"] == "torch.bfloat16" for result in results):
+        peaks["torch.bfloat16"] = device_peak(device, torch.bfloat16)
+    for result in results:  # each side against the peak of the dtype its step computes in
+        result["mfu"] = result["median_tokens_per_s"] * flops / peaks[result["autocast"]]["peak_flops"]
+    return {"training_flops_per_token": flops, **peaks["None"],
+            "bf16_peak_flops": peaks.get("torch.bfloat16", {}).get("peak_flops")}
 
 
 def run_side(side: str, argv: list[str], folder: str) -> dict:

@@ -60,9 +60,11 @@ def forward_flops_per_token(model, context: int) -> int:
 
 
 # --- peaks ----------------------------------------------------------------------------------------
-def measured_matmul_flops(device: torch.device, size: int = 1024, repeats: int = 5) -> float:
-    """The best FLOP/s of a (size x size) @ (size x size) product here (fp32 on CPU, bf16 on CUDA)."""
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+def measured_matmul_flops(device: torch.device, dtype: torch.dtype | None = None, size: int = 1024,
+                          repeats: int = 5) -> float:
+    """The best FLOP/s of a (size x size) @ (size x size) product here, in `dtype` (default: bf16
+    on CUDA, fp32 on a CPU)."""
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
     best = math.inf
     for _ in range(repeats + 1):
@@ -75,16 +77,20 @@ def measured_matmul_flops(device: torch.device, size: int = 1024, repeats: int =
     return 2 * size**3 / best
 
 
-def device_peak(device: torch.device) -> dict:
-    """{"name", "peak_flops", "source"}: datasheet for known GPUs, measured otherwise."""
+def device_peak(device: torch.device, dtype: torch.dtype | None = None) -> dict:
+    """{"name", "peak_flops", "source"}: datasheet for known GPUs, measured otherwise. On a CPU the
+    peak is measured in the dtype the work computes in (`dtype`; default fp32): a bf16 step
+    measured against an fp32 peak would show an MFU above 100% on CPUs with AMX."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         for key, flops in GPU_PEAK_FLOPS.items():
             if key in name:
                 return {"name": name, "peak_flops": flops, "source": "datasheet (dense bf16)"}
         return {"name": name, "peak_flops": measured_matmul_flops(device), "source": "estimated (measured bf16 matmul)"}
+    dtype = dtype or torch.float32
     return {"name": f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)",
-            "peak_flops": measured_matmul_flops(device), "source": "measured fp32 matmul"}
+            "peak_flops": measured_matmul_flops(device, dtype),
+            "source": f"measured {'bf16' if dtype == torch.bfloat16 else 'fp32'} matmul"}
 
 
 def _synchronize(device: torch.device) -> None:
@@ -165,10 +171,14 @@ def profile_model(model, device: torch.device, batch_sizes: list[int], block_siz
               "forward_flops_per_token": forward, "training_flops_per_token": 3 * forward,
               "receptive_field": getattr(model, "receptive_field", None),  # a CNN's; None for the others
               "device": peak, "block_size": block_size, "training": [], "generation": []}
+    autocast = choose_autocast("auto", device, model_width(model))[0] if isinstance(model, nn.Module) else None
+    train_peak = device_peak(device, autocast) if autocast is not None and device.type == "cpu" else peak
+    if train_peak is not peak:
+        result["training_device"] = train_peak  # the peak of the dtype the training step computes in
     for batch_size in batch_sizes:
         if isinstance(model, nn.Module):
             train = measure_training(model, batch_size, block_size, train_steps, device)
-            train["mfu"] = train["tokens_per_s"] * 3 * forward / peak["peak_flops"]
+            train["mfu"] = train["tokens_per_s"] * 3 * forward / train_peak["peak_flops"]
             result["training"].append({"batch_size": batch_size, **train})
         decode = measure_generation(model, batch_size, min(16, block_size), new_tokens, device)
         decode["mfu"] = decode["tokens_per_s"] * forward / peak["peak_flops"]

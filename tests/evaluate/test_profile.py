@@ -8,7 +8,8 @@ import torch.nn as nn
 
 from lmlab.cli import main
 from lmlab.evaluate.memory import PeakMemory, peak_of_allocations, tensor_bytes
-from lmlab.evaluate.profile import forward_flops_per_token, measure_generation, measure_training, training_step
+from lmlab.evaluate.profile import (device_peak, forward_flops_per_token, measure_generation, measure_training,
+                                    training_step)
 from lmlab.models.ffnn_lm import FFNNLM, FFNNLMConfig
 from lmlab.models.gpt import GPT, GPTConfig
 from lmlab.models.ngram import NGramConfig, NGramLM
@@ -157,3 +158,9 @@ def test_profile_command_reports_every_measure(tmp_path, text_file, capsys):
     assert f"{weights_mb:.1f} MB of weights" in note and "generate peak MB" in note
     assert main(["profile", str(out), "--batch-sizes", "two"]) == 2
     assert "--batch-sizes expects numbers" in capsys.readouterr().err
+
+
+def test_a_cpu_peak_is_measured_in_the_dtype_the_work_computes_in():
+    cpu = torch.device("cpu")
+    assert device_peak(cpu)["source"] == "measured fp32 matmul"
+    assert device_peak(cpu, torch.bfloat16)["source"] == "measured bf16 matmul"
