@@ -47,15 +47,19 @@ def dequantize_rows(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return q.float() * scale.float()[:, None]
 
 
-def tied_names(state: dict[str, torch.Tensor]) -> set[str]:
-    """The names of a state dict whose tensor shares its storage with an earlier name (tied weights)."""
-    seen, tied = set(), set()
+def storage_names(state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """Each name of a state dict -> the first name sharing its tensor (itself, unless tied)."""
+    first: dict[tuple, str] = {}
+    names = {}
     for name, tensor in state.items():
         key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
-        if key in seen:
-            tied.add(name)
-        seen.add(key)
-    return tied
+        names[name] = first.setdefault(key, name)
+    return names
+
+
+def tied_names(state: dict[str, torch.Tensor]) -> set[str]:
+    """The names of a state dict whose tensor shares its storage with an earlier name (tied weights)."""
+    return {name for name, first in storage_names(state).items() if first != name}
 
 
 def compress_state(state: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
@@ -111,16 +115,6 @@ class Int8Linear(nn.Module):
         y = torch._weight_int8pack_mm(rows, self.q, self.scale.to(torch.bfloat16)).to(x.dtype)  # (N, out)
         y = y.view(*x.shape[:-1], self.out_features)
         return y if self.bias is None else y + self.bias
-
-
-def storage_names(state: dict[str, torch.Tensor]) -> dict[str, str]:
-    """Each name of a state dict -> the first name sharing its tensor (itself, unless tied)."""
-    first: dict[tuple, str] = {}
-    names = {}
-    for name, tensor in state.items():
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
-        names[name] = first.setdefault(key, name)
-    return names
 
 
 def use_int8_kernels(model: nn.Module, stored: dict[str, torch.Tensor]) -> int:

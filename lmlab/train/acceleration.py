@@ -117,6 +117,11 @@ class AutoCompile:
         return self.compiled if self.compiled is not None else self.eager
 
     @property
+    def deciding(self) -> bool:
+        """True until the verdict: the steps still need timing."""
+        return self.phase != "done"
+
+    @property
     def compiling(self) -> bool:
         """True during the step that runs the compiler (where a failure falls back to eager)."""
         return self.phase == "compiling"

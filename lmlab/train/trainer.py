@@ -227,16 +227,15 @@ class Trainer:
         lr = SCHEDULES[config.schedule](self.step, config.max_steps, config.lr, config.min_lr, config.warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        if self.auto_compile is not None and self.auto_compile.compiling:
-            try:  # the step that runs the compiler: a compiler that fails leaves the run eager
-                total_loss, tokens = self._accumulate(micro_batches, self.auto_compile.module())
-            except Exception as error:  # noqa: BLE001 (any compiler failure; Ctrl-C is not an Exception)
-                self.optimizer.zero_grad(set_to_none=True)
-                self.auto_compile.failed(error)
-                total_loss, tokens = self._accumulate(micro_batches, self.auto_compile.module())
-        else:
-            module = self.auto_compile.module() if self.auto_compile is not None else self.wrapped
+        module = self.auto_compile.module() if self.auto_compile is not None else self.wrapped
+        try:
             total_loss, tokens = self._accumulate(micro_batches, module)
+        except Exception as error:  # noqa: BLE001 (Ctrl-C is not an Exception)
+            if self.auto_compile is None or not self.auto_compile.compiling:
+                raise
+            self.optimizer.zero_grad(set_to_none=True)  # the step that ran the compiler failed: redo it eagerly
+            self.auto_compile.failed(error)
+            total_loss, tokens = self._accumulate(micro_batches, self.auto_compile.module())
         loss = distributed.mean_across_ranks(total_loss, self.context).item()
         # the gradient norm before clipping to grad_clip (inf: measured, not clipped); the same on every rank
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip or math.inf).item()
@@ -247,7 +246,7 @@ class Trainer:
             self._non_finite(loss, grad_norm)  # raises, or skips this update
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        if self.auto_compile is not None:
+        if self.auto_compile is not None and self.auto_compile.deciding:  # nothing to time once decided
             self.auto_compile.step_done(time.perf_counter() - started, batch_shapes(micro_batches),
                                         config.max_steps - self.step)
         return loss, tokens * self.context.world_size
